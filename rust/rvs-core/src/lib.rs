@@ -12,6 +12,17 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+// Indexing, unwrap and panics are oopses in the kernel: use get(), checked or wrapping arithmetic.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::float_arithmetic
+    )
+)]
 
 #[cfg(test)]
 extern crate std;
