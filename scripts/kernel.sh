@@ -26,7 +26,7 @@ key() {
     {
         kernel_version
         cat "$here/kernel/base.config" "$here/kernel/$variant.config"
-        sed -n '/^_GENERIC_CONFIG/,/^]/p' "$(python3 -c 'import virtme.commands.configkernel as c; print(c.__file__)' 2>/dev/null)" 2>/dev/null || true
+        vng --version 2>/dev/null || echo no-vng
         rustc -vV
         bindgen --version 2>/dev/null || true
         clang --version | head -1

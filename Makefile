@@ -1,0 +1,76 @@
+# rvs: the Linux Virtual Server (IPVS) as a Rust kernel module.
+#
+#   make              build rvs.ko (at the repository root) and rvsadm; installs dependencies and
+#                     builds (once, cached outside the repo) the kernel they need
+#   make test         every test: host (cargo), fuzz smoke, then the VM scenarios
+#   make demo         the main job, in the VM
+#   make vm CMD='..'  run CMD as root in the VM, from the repository root; returns CMD's status
+#   make print-kdir   the kernel build directory
+#   make bench        benchmarks
+#   make clean
+
+SHELL := /bin/bash
+KVARIANT ?= test
+CARGO ?= cargo
+# Kernel-side build logs stay quiet unless V=1.
+V ?= 0
+
+.PHONY: all deps kernel module rvsadm test test-host test-vm fuzz-smoke lint demo vm print-kdir bench clean FORCE
+
+all: module rvsadm
+
+deps:
+	@scripts/deps.sh
+
+kernel: deps
+	@scripts/kernel.sh build $(KVARIANT) >/dev/null
+
+# rvs.ko and the test fixture module, against our kernel (same rustc, LLVM=1, CONFIG_WERROR).
+module: kernel
+	@kdir=$$(scripts/kernel.sh kdir $(KVARIANT)) && \
+	  $(MAKE) -C "$$kdir" M=$(CURDIR) LLVM=1 V=$(V) modules
+
+rvs.ko: module
+
+rvsadm: deps
+	$(CARGO) build --release -q -p rvsadm
+
+print-kdir:
+	@scripts/kernel.sh kdir $(KVARIANT)
+
+# CMD reaches the recipe through the environment, so any quoting in it survives.
+export CMD
+vm: all
+	@[ -n "$$CMD" ] || { echo "usage: make vm CMD='...'" >&2; exit 2; }
+	@tests/qemu/vm.sh -- bash -c "$$CMD"
+
+demo: all
+	@tests/qemu/vm.sh -- tests/qemu/demo.sh
+
+test: all test-host fuzz-smoke test-vm
+
+test-host: deps
+	$(CARGO) test --workspace -q
+	python3 -m unittest discover -s tests/qemu -p 'test_*.py'
+
+fuzz-smoke: deps
+	@if [ -x scripts/fuzz-smoke.sh ]; then scripts/fuzz-smoke.sh 30; fi
+
+test-vm: all
+	tests/qemu/harness-selftest.sh
+	tests/qemu/run.sh
+
+lint: all
+	$(CARGO) clippy --workspace --all-targets -q -- -D warnings
+	$(CARGO) fmt --all --check
+	@kdir=$$(scripts/kernel.sh kdir $(KVARIANT)) && \
+	  $(MAKE) -C "$$kdir" M=$(CURDIR) LLVM=1 CLIPPY=1 modules
+
+bench: deps
+	@echo "make bench: the benchmark harness is not built yet (issue 7)" >&2; exit 1
+
+clean:
+	@kdir=$$(scripts/kernel.sh kdir $(KVARIANT)); \
+	  if [ -d "$$kdir" ]; then $(MAKE) -C "$$kdir" M=$(CURDIR) LLVM=1 clean; fi
+	$(CARGO) clean
+	rm -rf tests/qemu/out

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The C headers rvs's bindings are generated from (bindgen, at build time, with the kernel's own
+ * flags; see Kbuild). Only kapi/ uses the result.
+ */
+#include <linux/module.h>
+#include <linux/skbuff.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+#include <uapi/linux/ip_vs.h>
+
+#include "shim.h"

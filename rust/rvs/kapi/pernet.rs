@@ -1,0 +1,170 @@
+//! Per-network-namespace state, as ip_vs keeps `struct netns_ipvs`.
+//!
+//! [`Pernet<T>`] wraps a `pernet_operations`: registering it calls [`NetState::init`] for every
+//! existing namespace and every new one, and stores the boxed state in the namespace's generic
+//! slot; unregistering (dropping the [`Registration`]) drops the state of every namespace.
+
+use core::{
+    ffi::c_int,
+    marker::PhantomData,
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KBox},
+    error::{code::EBUSY, from_result, to_result, Result},
+    types::Opaque,
+};
+
+use super::bindings;
+
+/// A network namespace.
+///
+/// # Invariants
+///
+/// The wrapped `struct net` is alive for as long as the reference to this type is.
+#[repr(transparent)]
+pub(crate) struct Net(Opaque<bindings::net>);
+
+impl Net {
+    /// Borrows a `struct net`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a live `struct net` that stays alive for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::net) -> &'a Net {
+        // SAFETY: `Net` is a transparent wrapper of `struct net`, and the caller guarantees the
+        // pointee outlives `'a`.
+        unsafe { &*ptr.cast::<Net>() }
+    }
+
+    /// The raw `struct net` pointer, for other `kapi` wrappers.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::net {
+        self.0.get()
+    }
+}
+
+/// State kept per network namespace.
+pub(crate) trait NetState: Sized + Send + Sync + 'static {
+    /// The registration point this state type is kept in.
+    fn pernet() -> &'static Pernet<Self>;
+
+    /// Creates the state of a new namespace (process context, may sleep).
+    fn init(net: &Net) -> Result<Self>;
+}
+
+/// A `pernet_operations` table for state of type `T`, meant to live in a `static`.
+pub(crate) struct Pernet<T: NetState> {
+    ops: Opaque<bindings::pernet_operations>,
+    id: Opaque<core::ffi::c_uint>,
+    registered: AtomicBool,
+    /// Set once registration succeeded and until unregistration starts: only then do the
+    /// namespaces' slots hold state.
+    live: AtomicBool,
+    _state: PhantomData<T>,
+}
+
+// SAFETY: The C structures are written only in `register`, which `registered` makes exclusive and
+// which happens before any other thread can see them (the kernel reads them after registration);
+// `T` itself is `Send + Sync`.
+unsafe impl<T: NetState> Sync for Pernet<T> {}
+
+impl<T: NetState> Pernet<T> {
+    /// An unregistered table.
+    pub(crate) const fn new() -> Self {
+        Self {
+            ops: Opaque::uninit(),
+            id: Opaque::uninit(),
+            registered: AtomicBool::new(false),
+            live: AtomicBool::new(false),
+            _state: PhantomData,
+        }
+    }
+
+    /// Registers the table: [`NetState::init`] runs for every namespace, now and later.
+    pub(crate) fn register(&'static self) -> Result<Registration<T>> {
+        if self.registered.swap(true, Ordering::AcqRel) {
+            return Err(EBUSY);
+        }
+        let ops = bindings::pernet_operations {
+            init: Some(Self::init_callback),
+            exit: Some(Self::exit_callback),
+            id: self.id.get(),
+            size: core::mem::size_of::<*mut T>(),
+            // SAFETY: All-zero is a valid `pernet_operations` (null list links and callbacks).
+            ..unsafe { core::mem::zeroed() }
+        };
+        // SAFETY: `self.ops` and `self.id` are valid for writes and, by `registered`, nobody else
+        // uses them until registration below publishes them.
+        unsafe {
+            self.id.get().write(0);
+            self.ops.get().write(ops);
+        }
+        // SAFETY: `self.ops` is a fully initialised `pernet_operations` in a `static`, so it
+        // outlives the registration, which `Registration::drop` undoes.
+        let ret = unsafe { bindings::register_pernet_subsys(self.ops.get()) };
+        if let Err(e) = to_result(ret) {
+            self.registered.store(false, Ordering::Release);
+            return Err(e);
+        }
+        self.live.store(true, Ordering::Release);
+        Ok(Registration { pernet: self })
+    }
+
+    /// The state of namespace `net`, or `None` while the table is not registered.
+    pub(crate) fn get<'a>(&'static self, net: &'a Net) -> Option<&'a T> {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: `net` is live (type invariant of `Net`) and the table is registered (`live`), so the
+        // namespace's generic slot holds the state `init_callback` stored (a namespace whose
+        // `init` failed is never created). The state lives until the namespace's `exit`, which
+        // cannot run while a reference to the live namespace exists.
+        let state = unsafe {
+            let slot = bindings::net_generic(net.as_ptr(), *self.id.get()).cast::<*mut T>();
+            slot.read()
+        };
+        // SAFETY: See above: the pointer is either null or a live boxed `T`.
+        unsafe { state.as_ref() }
+    }
+
+    unsafe extern "C" fn init_callback(net: *mut bindings::net) -> c_int {
+        from_result(|| {
+            // SAFETY: The kernel calls `init` with a namespace that lives until `exit`.
+            let state = T::init(unsafe { Net::from_raw(net) })?;
+            let state = KBox::new(state, GFP_KERNEL)?;
+            // SAFETY: With `id` and `size` set, the kernel allocated this namespace's generic slot
+            // of pointer size before calling `init`; we own it until `exit`.
+            unsafe {
+                let slot = bindings::net_generic(net, *T::pernet().id.get()).cast::<*mut T>();
+                slot.write(KBox::into_raw(state));
+            }
+            Ok(0)
+        })
+    }
+
+    unsafe extern "C" fn exit_callback(net: *mut bindings::net) {
+        // SAFETY: `exit` runs once per namespace whose `init` succeeded, after every user of the
+        // namespace is gone, so the slot holds the box `init_callback` stored and nobody else
+        // refers to it.
+        unsafe {
+            let slot = bindings::net_generic(net, *T::pernet().id.get()).cast::<*mut T>();
+            drop(KBox::from_raw(slot.read()));
+            slot.write(core::ptr::null_mut());
+        }
+    }
+}
+
+/// A registered [`Pernet`] table; dropping it drops the state of every namespace.
+pub(crate) struct Registration<T: NetState> {
+    pernet: &'static Pernet<T>,
+}
+
+impl<T: NetState> Drop for Registration<T> {
+    fn drop(&mut self) {
+        self.pernet.live.store(false, Ordering::Release);
+        // SAFETY: The table was registered by `Pernet::register`, which created `self`.
+        unsafe { bindings::unregister_pernet_subsys(self.pernet.ops.get()) };
+        self.pernet.registered.store(false, Ordering::Release);
+    }
+}

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rvs's C shim: module parameters (6.12's Rust has none) and netlink policy tables (their
+ * designated initialisers and NLA_POLICY_* macros have no Rust equivalent). Declarative data and
+ * one-line accessors only; every decision is made in Rust.
+ */
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <net/netlink.h>
+#include <uapi/linux/ip_vs.h>
+
+#include "shim.h"
+
+static bool ipvs_compat = true;
+module_param(ipvs_compat, bool, 0444);
+MODULE_PARM_DESC(ipvs_compat,
+		 "Speak as ip_vs: generic-netlink family \"IPVS\", /proc/net/ip_vs*, net.ipv4.vs.* "
+		 "(default 1). With 0 the family is \"RVS\" and rvs can be loaded beside ip_vs.");
+
+bool rvs_param_ipvs_compat(void)
+{
+	return ipvs_compat;
+}
+
+/* Verbatim from ip_vs_ctl.c: nested attributes are validated by the per-command parsers. */
+const struct nla_policy rvs_cmd_policy[IPVS_CMD_ATTR_MAX + 1] = {
+	[IPVS_CMD_ATTR_SERVICE]		= { .type = NLA_NESTED },
+	[IPVS_CMD_ATTR_DEST]		= { .type = NLA_NESTED },
+	[IPVS_CMD_ATTR_DAEMON]		= { .type = NLA_NESTED },
+	[IPVS_CMD_ATTR_TIMEOUT_TCP]	= { .type = NLA_U32 },
+	[IPVS_CMD_ATTR_TIMEOUT_TCP_FIN]	= { .type = NLA_U32 },
+	[IPVS_CMD_ATTR_TIMEOUT_UDP]	= { .type = NLA_U32 },
+};

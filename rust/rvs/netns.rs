@@ -1,0 +1,49 @@
+//! Per-namespace state of rvs, the counterpart of ip_vs's `struct netns_ipvs`.
+//!
+//! Every network namespace gets its own [`Netns`] when it is created (or when rvs loads), and
+//! loses it when it goes away: services, connections and settings of one namespace are never
+//! visible from another.
+
+use kernel::error::Result;
+
+use crate::{
+    kapi::pernet::{self, Net, NetState, Pernet},
+    rvs_core::abi,
+};
+
+/// The state rvs keeps for one network namespace.
+pub(crate) struct Netns {
+    /// Number of hash buckets of the connection table, reported by `IPVS_CMD_GET_INFO`.
+    conn_tab_size: u32,
+}
+
+static PERNET: Pernet<Netns> = Pernet::new();
+
+impl NetState for Netns {
+    fn pernet() -> &'static Pernet<Self> {
+        &PERNET
+    }
+
+    fn init(_net: &Net) -> Result<Self> {
+        Ok(Self {
+            conn_tab_size: abi::CONN_TAB_DEFAULT_SIZE,
+        })
+    }
+}
+
+impl Netns {
+    /// The state of namespace `net` (`None` only while rvs is loading or unloading).
+    pub(crate) fn of(net: &Net) -> Option<&Self> {
+        PERNET.get(net)
+    }
+
+    /// Number of hash buckets of the connection table.
+    pub(crate) fn conn_tab_size(&self) -> u32 {
+        self.conn_tab_size
+    }
+}
+
+/// Starts keeping state for every namespace; dropping the result drops all of it.
+pub(crate) fn register() -> Result<pernet::Registration<Netns>> {
+    PERNET.register()
+}

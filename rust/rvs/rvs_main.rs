@@ -1,0 +1,64 @@
+//! rvs: the Linux Virtual Server (IPVS) as a Rust kernel module.
+//!
+//! This file is the crate root of `rvs.ko`: it lists the modules and brings the pieces up and
+//! down in order. Per-namespace state comes first and goes last, so that no command can reach a
+//! namespace without state. `kapi/` is the only place that touches C; the logic shared with the
+//! host (`rvs-core`) is compiled in from `rust/rvs-core`.
+
+use kernel::{
+    error::code::{EBUSY, EEXIST},
+    prelude::*,
+};
+
+mod ctl;
+mod kapi;
+mod netns;
+
+#[allow(dead_code, unused_attributes, unreachable_pub, unused_imports)]
+#[path = "../rvs-core/src/lib.rs"]
+mod rvs_core;
+
+module! {
+    type: Rvs,
+    name: "rvs",
+    author: "The rvs developers",
+    description: "Linux Virtual Server (IPVS) in Rust",
+    license: "GPL",
+}
+
+/// The loaded module. Fields drop in declaration order: the netlink family goes first, so no
+/// command runs once per-namespace state starts going away.
+struct Rvs {
+    _family: kapi::genl::Registration,
+    _netns: kapi::pernet::Registration<netns::Netns>,
+}
+
+impl kernel::Module for Rvs {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let ipvs_compat = kapi::param::ipvs_compat();
+        let netns = netns::register()?;
+        let family = match ctl::register(module, ipvs_compat) {
+            Ok(family) => family,
+            Err(e) if e == EEXIST && ipvs_compat => {
+                pr_err!(
+                    "the IPVS generic-netlink family is taken: ip_vs is loaded. Unload it \
+                     (modprobe -r ip_vs) or load rvs with ipvs_compat=0\n"
+                );
+                return Err(EBUSY);
+            }
+            Err(e) => return Err(e),
+        };
+        pr_info!(
+            "rvs {} loaded: IPVS ABI {}.{}.{}, generic-netlink family {}\n",
+            rvs_core::RVS_VERSION,
+            rvs_core::abi::IP_VS_VERSION_CODE >> 16,
+            (rvs_core::abi::IP_VS_VERSION_CODE >> 8) & 0xff,
+            rvs_core::abi::IP_VS_VERSION_CODE & 0xff,
+            ctl::family_name(ipvs_compat)
+        );
+        Ok(Rvs {
+            _family: family,
+            _netns: netns,
+        })
+    }
+}

@@ -1,0 +1,36 @@
+# Shared by the VM scenarios (sourced; runs as root inside the VM, from the repository root).
+# Each helper prints what it checks, so a scenario's log reads as its story.
+
+set -euo pipefail
+RVS_ROOT=${RVS_ROOT:-$(pwd)}
+RVS_KO=$RVS_ROOT/rvs.ko
+GENL_INFO=$RVS_ROOT/tests/qemu/genl_info.py
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+ok() {
+    echo "ok: $*"
+}
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+    if [ "$2" != "$3" ]; then
+        fail "$1: got '$2', want '$3'"
+    fi
+    ok "$1 = '$3'"
+}
+
+module_loaded() {
+    grep -q "^$1 " /proc/modules
+}
+
+# Leaves the VM as a scenario found it: neither rvs nor ip_vs loaded.
+unload_all() {
+    if module_loaded rvs; then rmmod rvs; fi
+    for m in ip_vs_rr ip_vs_wrr ip_vs_sh ip_vs_mh ip_vs_ftp ip_vs; do
+        if module_loaded "$m"; then modprobe -r "$m" || rmmod "$m" || true; fi
+    done
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Finds kernel reports in a scenario's kernel log: Oops/BUG, WARNING, lockdep, kmemleak.
+
+The VM harness fails a scenario when its kernel log holds any of them, whatever the scenario's
+own verdict. Usage: logscan.py LOG [LOG...]; prints one line per report (kind, then the line that
+announced it) and exits 1 if there is any, 0 otherwise.
+"""
+
+import re
+import sys
+
+# Lockdep (and RCU-lockdep) reports are announced as WARNINGs; they are told apart by their title.
+LOCKDEP = re.compile(
+    r"WARNING: (possible circular locking dependency detected"
+    r"|possible recursive locking detected"
+    r"|inconsistent lock state"
+    r"|suspicious RCU usage"
+    r"|possible irq lock inversion dependency detected"
+    r"|HARDIRQ-safe -> HARDIRQ-unsafe lock order detected"
+    r"|SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected"
+    r"|bad unlock balance detected"
+    r"|held lock freed"
+    r"|lock held when returning to user space"
+    r"|.*lock held.*"
+    r"|Nested lock was not taken"
+    r"|bad contention detected)"
+)
+OOPS = re.compile(
+    r"(Oops: |Oops\[|BUG: |kernel BUG at |general protection fault|Kernel panic"
+    r"|Unable to handle kernel|watchdog: BUG: soft lockup|INFO: task .* blocked for more than"
+    r"|rcu: INFO: .* detected stalls|invalid opcode: )"
+)
+WARNING = re.compile(r"(WARNING: |------------\[ cut here \]------------|ODEBUG: |UBSAN: )")
+KMEMLEAK = re.compile(r"(unreferenced object 0x[0-9a-f]+|kmemleak: \d+ new suspected memory leaks)")
+
+
+def classify(line):
+    """The kind of report a log line announces, or None."""
+    if LOCKDEP.search(line):
+        return "lockdep"
+    if KMEMLEAK.search(line):
+        return "kmemleak"
+    if OOPS.search(line):
+        return "oops"
+    if WARNING.search(line):
+        # The "cut here" line precedes the WARNING line itself: report the WARNING line only.
+        if "cut here" in line:
+            return None
+        return "warning"
+    return None
+
+
+def scan(text):
+    """All (kind, line) reports in a log, in order."""
+    found = []
+    for raw in text.splitlines():
+        # dmesg/console prefixes ("[   12.345678] ") are kept in the report for context.
+        line = raw.rstrip()
+        kind = classify(line)
+        if kind:
+            found.append((kind, line.strip()))
+    return found
+
+
+def main(paths):
+    found = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                found += scan(f.read())
+        except FileNotFoundError:
+            continue
+    for kind, line in found:
+        print(f"{kind}: {line}")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
