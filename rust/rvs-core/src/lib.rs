@@ -28,3 +28,5 @@
 extern crate std;
 
 pub mod abi;
+pub mod est;
+pub mod netlink;
