@@ -28,5 +28,7 @@
 extern crate std;
 
 pub mod abi;
+pub mod hash;
+pub mod sched;
 pub mod est;
 pub mod netlink;
