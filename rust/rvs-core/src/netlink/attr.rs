@@ -210,7 +210,13 @@ impl Policy {
     pub fn validate(self, attr: &Attr<'_>) -> Result<(), Error> {
         let payload = attr.payload();
         let len = payload.len();
-        let fixed = |size: usize| if len < size { Err(Error::Range) } else { Ok(()) };
+        let fixed = |size: usize| {
+            if len < size {
+                Err(Error::Range)
+            } else {
+                Ok(())
+            }
+        };
         match self {
             Policy::Unspec { min_len } => fixed(usize::from(min_len)),
             Policy::U8 => fixed(1),
@@ -366,10 +372,12 @@ impl<'b> AttrWriter<'b> {
         let area = self.buf.get_mut(start..end).ok_or(Error::MessageSize)?;
         area.fill(0);
         let mut header = [0u8; NLA_HDRLEN];
-        for (dst, src) in header
-            .iter_mut()
-            .zip(nla_len.to_ne_bytes().into_iter().chain(raw_type.to_ne_bytes()))
-        {
+        for (dst, src) in header.iter_mut().zip(
+            nla_len
+                .to_ne_bytes()
+                .into_iter()
+                .chain(raw_type.to_ne_bytes()),
+        ) {
             *dst = src;
         }
         for (dst, src) in area.iter_mut().zip(header) {
@@ -437,10 +445,7 @@ impl<'b> AttrWriter<'b> {
 
     /// `nla_nest_end`: sets the nest's length to everything appended since it started.
     pub fn nest_end(&mut self, nest: Nest) -> Result<(), Error> {
-        let len = self
-            .len
-            .checked_sub(nest.start)
-            .ok_or(Error::MessageSize)?;
+        let len = self.len.checked_sub(nest.start).ok_or(Error::MessageSize)?;
         let nla_len = u16::try_from(len).map_err(|_| Error::MessageSize)?;
         let end = nest.start.checked_add(2).ok_or(Error::MessageSize)?;
         self.buf

@@ -14,8 +14,8 @@ use super::super::abi::{
     self, cmd, cmd_attr, conn_flag, daemon_attr, dest_attr, info_attr, stats_attr, svc_attr,
 };
 use super::attr::{Attr, AttrTable, AttrWriter, Policy};
-use super::msg::{Message, NlMsgHdr, GENL_HDRLEN};
 use super::msg::{nlm_flag, GenlMsgHdr};
+use super::msg::{Message, NlMsgHdr, GENL_HDRLEN};
 use super::Error;
 
 const ANY: Policy = Policy::Unspec { min_len: 0 };
@@ -635,7 +635,12 @@ impl Dest {
     /// means the service's; it must be valid (`-EAFNOSUPPORT`); a family other than the
     /// service's is only allowed for tunneling and while no sync daemon runs (`-EINVAL`),
     /// except for DEL_DEST.
-    pub fn resolve_af(&mut self, svc_af: u16, command: u8, sync_running: bool) -> Result<(), Error> {
+    pub fn resolve_af(
+        &mut self,
+        svc_af: u16,
+        command: u8,
+        sync_running: bool,
+    ) -> Result<(), Error> {
         if self.af == 0 {
             self.af = svc_af;
         }
@@ -983,14 +988,15 @@ pub const fn has_handler(command: u8, dump: bool) -> bool {
     } else {
         matches!(
             command,
-            cmd::NEW_SERVICE..=cmd::DEL_DEST
-                | cmd::NEW_DAEMON
-                | cmd::DEL_DAEMON
-                | cmd::SET_CONFIG
-                | cmd::GET_CONFIG
-                | cmd::GET_INFO
-                | cmd::ZERO
-                | cmd::FLUSH
+            cmd::NEW_SERVICE
+                ..=cmd::DEL_DEST
+                    | cmd::NEW_DAEMON
+                    | cmd::DEL_DAEMON
+                    | cmd::SET_CONFIG
+                    | cmd::GET_CONFIG
+                    | cmd::GET_INFO
+                    | cmd::ZERO
+                    | cmd::FLUSH
         ) && command != cmd::GET_DEST
     }
 }
