@@ -32,3 +32,5 @@ pub mod hash;
 pub mod sched;
 pub mod est;
 pub mod netlink;
+pub mod packet;
+pub mod proto;
