@@ -122,7 +122,8 @@ pub fn set_daddr(pkt: &mut [u8], off: usize, addr: [u8; 4]) -> Result<(), Packet
 }
 
 /// `ip_decrease_ttl`: decrements the TTL of the header at the start of `pkt` and updates the
-/// checksum incrementally, returning the new TTL.
+/// checksum incrementally, returning the new TTL. Like the kernel's, the update is only right
+/// for a TTL above 0: callers drop packets whose TTL is 1 or less first, as `ip_forward` does.
 pub fn decrease_ttl(pkt: &mut [u8]) -> Result<u8, PacketError> {
     let ttl = *pkt.get(8).ok_or(PacketError::Truncated)?;
     let check = u32::from(be16(pkt, 10).ok_or(PacketError::Truncated)?);
