@@ -409,6 +409,10 @@ where
         self.tree.update(dests, idx);
     }
 
+    fn check_expire(&mut self, now: u64) {
+        Self::check_expire(self, now);
+    }
+
     fn schedule(&mut self, svc: &Service, dests: &[Dest], pkt: &Packet, now: u64) -> Option<usize> {
         // First look in our cache.
         if let Some(i) = self.get(svc.af, &pkt.daddr) {

@@ -13,14 +13,15 @@
 //! pointing at it stay (ip_vs keeps its reference) but count as gone: never the set's minimum, as
 //! in ip_vs where it is no longer available, and never its maximum, where ip_vs still reads the
 //! deleted destination's weight and counters; and, as for `lblc`, a destination revived from the
-//! trash does not take its old places back.
+//! trash does not take its old places back. [`Scheduler::deviations`] counts the set shrinks
+//! that passed over a gone member, the only place the answers can differ.
 
 use core::ops::DerefMut;
 
 use super::lblc::{
     ip_vs_lblc_hashkey, is_overloaded, locality_wlc, time_after, time_before, LocalityRank,
-    COUNT_FOR_FULL_EXPIRATION, DEFAULT_EXPIRATION, ENTRY_TIMEOUT,
-    IP_VS_LBLC_TAB_SIZE, LBLC_MAX_ENTRIES, LBLC_MAX_SIZE, NIL,
+    COUNT_FOR_FULL_EXPIRATION, DEFAULT_EXPIRATION, ENTRY_TIMEOUT, IP_VS_LBLC_TAB_SIZE,
+    LBLC_MAX_ENTRIES, LBLC_MAX_SIZE, NIL,
 };
 use super::tree::PickTree;
 use super::wlc::wlc_beats;
@@ -93,6 +94,7 @@ pub struct Lblcr<E, M, B, T> {
     counter: i32,
     hz: u64,
     expiration: u64,
+    deviations: u64,
 }
 
 impl<E, M, B, T> Lblcr<E, M, B, T>
@@ -119,6 +121,7 @@ where
             counter: 1,
             hz,
             expiration: DEFAULT_EXPIRATION.saturating_mul(hz),
+            deviations: 0,
         };
         t.flush();
         Ok(t)
@@ -180,7 +183,11 @@ where
         let mut m = e.set_head;
         while let Some(mem) = self.member(m) {
             if let Some(o) = out.get_mut(n) {
-                *o = if mem.dest == NIL { None } else { Some(mem.dest as usize) };
+                *o = if mem.dest == NIL {
+                    None
+                } else {
+                    Some(mem.dest as usize)
+                };
             }
             n += 1;
             m = mem.next;
@@ -294,15 +301,20 @@ where
         least.map(|(i, _, _)| i)
     }
 
-    /// `ip_vs_dest_set_max()`: the set's weighted most-connection member.
-    fn set_max(&self, en: u32, dests: &[Dest]) -> Option<u32> {
-        let e = self.entry(en)?;
+    /// `ip_vs_dest_set_max()`: the set's weighted most-connection member, and whether a gone
+    /// member was passed over.
+    fn set_max(&self, en: u32, dests: &[Dest]) -> (Option<u32>, bool) {
+        let mut gone = false;
+        let Some(e) = self.entry(en) else {
+            return (None, gone);
+        };
         let mut m = e.set_head;
         let mut most: Option<(u32, i32, i32)> = None;
         while let Some(mem) = self.member(m) {
             m = mem.next;
             // Gone members count as weight 0 (see the module documentation).
             let Some(d) = dests.get(mem.dest as usize) else {
+                gone = true;
                 continue;
             };
             let doh = d.overhead();
@@ -321,7 +333,7 @@ where
                 }
             }
         }
-        most.map(|(i, _, _)| i)
+        (most.map(|(i, _, _)| i), gone)
     }
 
     /// `ip_vs_lblcr_new()`.
@@ -500,6 +512,14 @@ where
         self.tree.update(dests, idx);
     }
 
+    fn check_expire(&mut self, now: u64) {
+        Self::check_expire(self, now);
+    }
+
+    fn deviations(&self) -> u64 {
+        self.deviations
+    }
+
     fn schedule(&mut self, svc: &Service, dests: &[Dest], pkt: &Packet, now: u64) -> Option<usize> {
         if let Some(en) = self.get(svc.af, &pkt.daddr) {
             if let Some(e) = self.entries.get_mut(en as usize) {
@@ -511,7 +531,11 @@ where
                 .entry(en)
                 .map_or((0, 0), |e| (e.set_size, e.set_lastmod));
             if size > 1 && time_after(now, lastmod.wrapping_add(self.expiration)) {
-                if let Some(m) = self.set_max(en, dests) {
+                let (most, gone) = self.set_max(en, dests);
+                if gone {
+                    self.deviations = self.deviations.wrapping_add(1);
+                }
+                if let Some(m) = most {
                     self.set_erase(en, m, now);
                 }
             }

@@ -93,7 +93,11 @@ pub fn flow_hash(af: u16, addr: &[u8; 16], port: u16) -> u32 {
         hsiphash(&b, &KEY_FLOW)
     } else {
         let [a0, a1, a2, a3, ..] = *addr;
-        hsiphash_2u32(u32::from_be_bytes([a0, a1, a2, a3]), u32::from(port), &KEY_FLOW)
+        hsiphash_2u32(
+            u32::from_be_bytes([a0, a1, a2, a3]),
+            u32::from(port),
+            &KEY_FLOW,
+        )
     }
 }
 
@@ -267,7 +271,13 @@ where
     }
 
     #[inline]
-    fn schedule(&mut self, svc: &Service, dests: &[Dest], pkt: &Packet, _now: u64) -> Option<usize> {
+    fn schedule(
+        &mut self,
+        svc: &Service,
+        dests: &[Dest],
+        pkt: &Packet,
+        _now: u64,
+    ) -> Option<usize> {
         let slot = self.flow_slot(svc, pkt);
         let i = self.slot(slot)?;
         if dests.get(i).is_some_and(|d| !d.is_unavailable()) {

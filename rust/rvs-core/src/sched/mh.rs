@@ -71,6 +71,7 @@ pub struct Mh<S> {
     tab_bits: u32,
     gcd: i32,
     rshift: i32,
+    deviations: u64,
 }
 
 impl<S: DerefMut<Target = [u32]>> Mh<S> {
@@ -96,6 +97,7 @@ impl<S: DerefMut<Target = [u32]>> Mh<S> {
             tab_bits: tab_index / 2,
             gcd: 0,
             rshift: 0,
+            deviations: 0,
         };
         mh.reset();
         Ok(mh)
@@ -260,6 +262,7 @@ impl<S: DerefMut<Target = [u32]>> Mh<S> {
 
     /// Follow an insertion or removal at `idx` in a table that could not be rebuilt.
     fn shift_indices(&mut self, idx: usize, inserted: bool) {
+        self.deviations = self.deviations.wrapping_add(1);
         let size = self.size as usize;
         for s in self.buf.iter_mut().take(size) {
             if *s == NONE || (*s as usize) < idx {
@@ -304,6 +307,10 @@ impl<S: DerefMut<Target = [u32]>> Scheduler for Mh<S> {
 
     fn upd_dest(&mut self, svc: &Service, dests: &[Dest], _idx: usize) -> Result<(), SchedError> {
         self.dest_changed(svc, dests)
+    }
+
+    fn deviations(&self) -> u64 {
+        self.deviations
     }
 
     fn schedule(

@@ -236,6 +236,19 @@ pub trait Scheduler {
         let _ = (dests, idx);
     }
 
+    /// How many times this scheduler took one of the deviations from ip_vs its module
+    /// documentation lists (0 for exact schedulers), so differential tests and statistics can
+    /// tell an intended difference from a bug.
+    fn deviations(&self) -> u64 {
+        0
+    }
+
+    /// The periodic timer of schedulers with expiring state (`lblc`, `lblcr`): the module calls
+    /// it every `CHECK_EXPIRE_INTERVAL` (60 s) with its jiffies clock.
+    fn check_expire(&mut self, now: u64) {
+        let _ = now;
+    }
+
     /// `schedule`: pick a destination for a new connection, `None` for "no destination
     /// available". `now` is a jiffies-like clock, read by the schedulers with expiring state.
     fn schedule(&mut self, svc: &Service, dests: &[Dest], pkt: &Packet, now: u64) -> Option<usize>;
