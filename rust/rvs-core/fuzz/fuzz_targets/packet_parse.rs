@@ -11,9 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rvs_core::packet::{
-    self, csum, icmp, ipv4, ipv6, nat, sctp, Addr, Af, Parsed, L4,
-};
+use rvs_core::packet::{self, csum, icmp, ipv4, ipv6, nat, sctp, Addr, Af, Parsed, L4};
 use rvs_core::proto::{self, sctp::SctpData, tcp::TcpData, tcp::TcpState, Direction};
 
 fuzz_target!(|data: &[u8]| {
@@ -72,7 +70,10 @@ fn exercise(pkt: &[u8], addr: [u8; 16], port: u16) {
                 let mut copy = pkt.to_vec();
                 if icmp::nat_icmp(&mut copy, &iph, &err, dir, &new, port).is_ok() {
                     let reparsed = packet::parse(&copy).expect("rewritten ICMP error parses");
-                    assert!(icmp::checksum_ok(&copy, &reparsed.iph), "ICMP checksum after NAT");
+                    assert!(
+                        icmp::checksum_ok(&copy, &reparsed.iph),
+                        "ICMP checksum after NAT"
+                    );
                     if iph.af() == Af::Inet {
                         assert!(ipv4::header_checksum_ok(&copy, 0));
                         assert!(ipv4::header_checksum_ok(&copy, err.inner.off));
@@ -102,7 +103,10 @@ fn check_rewritten(before: &Parsed, copy: &[u8], ok_before: Option<bool>) {
     assert_eq!(after.iph.protocol, before.iph.protocol);
     if before.iph.af() == Af::Inet {
         // ip_send_check always leaves a valid header checksum.
-        assert!(ipv4::header_checksum_ok(copy, 0), "IPv4 header checksum after NAT");
+        assert!(
+            ipv4::header_checksum_ok(copy, 0),
+            "IPv4 header checksum after NAT"
+        );
     }
     if ok_before == Some(true) && before.v4_frag.is_none() && before.iph.fragoffs == 0 {
         let seg = &copy[after.iph.len..];
