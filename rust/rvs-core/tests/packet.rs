@@ -376,3 +376,121 @@ fn decrease_ttl_keeps_the_header_valid() {
         assert!(ipv4::header_checksum_ok(&pkt, 0));
     }
 }
+
+/// The full checksum of a captured loopback packet, whose field holds the CHECKSUM_PARTIAL seed.
+fn full_of_captured(pkt: &[u8]) -> (u16, u16, u16) {
+    let p = parse(pkt);
+    let seg = &pkt[p.iph.len..p.pkt_len];
+    let (proto, off) = match p.l4 {
+        L4::Tcp(_) => (6, 16),
+        L4::Udp(_) => (17, 6),
+        other => panic!("{other:?}"),
+    };
+    let len = seg.len() as u32;
+    let seed = match (p.iph.saddr, p.iph.daddr) {
+        (Addr::V4(s), Addr::V4(d)) => !csum::csum_tcpudp_magic(s, d, len, proto, 0),
+        (Addr::V6(s), Addr::V6(d)) => !csum::csum_ipv6_magic(&s, &d, len, proto, 0),
+        _ => unreachable!(),
+    };
+    let field = u16::from_be_bytes([seg[off], seg[off + 1]]);
+    let full = csum::transport_checksum(&p.iph.saddr, &p.iph.daddr, proto, seg, off).unwrap();
+    (field, seed, full)
+}
+
+#[test]
+fn captured_loopback_packets_partial_seeds_and_full_checksums() {
+    // tcpdump reported each "incorrect -> correct" pair; the correct value is the full checksum.
+    for (name, pkt, ports, want_full) in [
+        (
+            "tcp4 syn",
+            fx::CAPTURED_TCP4_SYN_PARTIAL,
+            (44530, 47001),
+            0x7222,
+        ),
+        (
+            "tcp4 psh",
+            fx::CAPTURED_TCP4_PSH_PARTIAL,
+            (44530, 47001),
+            0x8a9b,
+        ),
+        ("udp4", fx::CAPTURED_UDP4_PARTIAL, (46339, 47002), 0xbd87),
+        ("udp6", fx::CAPTURED_UDP6_PARTIAL, (60283, 47002), 0x4617),
+    ] {
+        let (field, seed, full) = full_of_captured(pkt);
+        println!("{name}: field {field:#06x} = seed {seed:#06x}, full {full:#06x}");
+        assert_eq!(parse(pkt).ports(), Some(ports));
+        assert_eq!(field, seed, "{name}: the kernel's CHECKSUM_PARTIAL seed");
+        assert_eq!(full, want_full, "{name}: tcpdump's checksum");
+    }
+    let L4::Tcp(th) = parse(fx::CAPTURED_TCP4_SYN_PARTIAL).l4 else {
+        panic!()
+    };
+    assert_eq!(
+        th.flags(),
+        TcpFlags {
+            syn: true,
+            ..TcpFlags::default()
+        }
+    );
+    assert_eq!(th.doff, 40);
+
+    // NAT of a CHECKSUM_PARTIAL packet keeps a valid seed for the new addresses.
+    let p = parse(fx::CAPTURED_TCP4_SYN_PARTIAL);
+    let mut out = fx::CAPTURED_TCP4_SYN_PARTIAL.to_vec();
+    nat::dnat(
+        &mut out,
+        &p.iph,
+        &Addr::V4(RS1),
+        8080,
+        nat::CsumMode::Partial,
+    )
+    .unwrap();
+    let (field, seed, _) = full_of_captured(&out);
+    assert_eq!(field, seed);
+}
+
+#[test]
+fn captured_kernel_icmp_errors() {
+    let p = parse(fx::CAPTURED_ICMP4_PORT_UNREACH);
+    assert!(icmp::checksum_ok(fx::CAPTURED_ICMP4_PORT_UNREACH, &p.iph));
+    let icmp::IcmpClass::Related(err) =
+        icmp::classify(fx::CAPTURED_ICMP4_PORT_UNREACH, &p.iph).unwrap()
+    else {
+        panic!()
+    };
+    println!("icmp4: {err:?}");
+    assert_eq!(
+        (err.icmp.icmp_type, err.icmp.code, err.inner.protocol),
+        (3, 3, 17)
+    );
+    assert_eq!(err.ports, Some((46339, 47002)));
+    assert!(
+        err.tunnel_candidate,
+        "an embedded UDP header may be a GUE tunnel's"
+    );
+
+    let p = parse(fx::CAPTURED_ICMP6_PORT_UNREACH);
+    assert!(icmp::checksum_ok(fx::CAPTURED_ICMP6_PORT_UNREACH, &p.iph));
+    let icmp::IcmpClass::Related(err) =
+        icmp::classify(fx::CAPTURED_ICMP6_PORT_UNREACH, &p.iph).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (err.icmp.icmp_type, err.icmp.code, err.inner.protocol),
+        (1, 4, 17)
+    );
+    assert_eq!(err.ports, Some((60283, 47002)));
+    let mut out = fx::CAPTURED_ICMP6_PORT_UNREACH.to_vec();
+    icmp::nat_icmp(
+        &mut out,
+        &p.iph,
+        &err,
+        icmp::IcmpNat::In,
+        &Addr::V6(RS16),
+        53,
+    )
+    .unwrap();
+    let q = parse(&out);
+    assert!(icmp::checksum_ok(&out, &q.iph));
+}
