@@ -32,6 +32,8 @@ fn exercise(pkt: &[u8], addr: [u8; 16], port: u16) {
     let _ = packet::fill_iph(Af::Inet, pkt, off, 0);
     let _ = packet::fill_iph(Af::Inet6, pkt, off, 0);
     let _ = proto::sctp::SctpEvent::from_chunks(pkt);
+    let _ = icmp::gue_decap(pkt, off);
+    let _ = icmp::gre_decap(pkt, off);
 
     let Ok(parsed) = packet::parse(pkt) else {
         return;

@@ -275,3 +275,75 @@ pub fn checksum_ok(pkt: &[u8], iph: &Iph) -> bool {
         _ => false,
     }
 }
+
+/// `ipvs_udp_decap`'s header check, for an ICMP error about one of IPVS's own GUE tunnel packets:
+/// `offset` is where the embedded UDP header starts (after the embedded outer IPv4 header). The
+/// caller first looks up the tunnel destination by the UDP destination port ([`tunnel_udp_dport`])
+/// and checks it is a GUE tunnel. Returns the length of UDP + GUE headers (`ulen`) when the GUE
+/// header is version 0, not a control message, and carries IPIP, else `None` (IPVS returns 0).
+pub fn gue_decap(pkt: &[u8], offset: usize) -> Option<usize> {
+    bytes::<8>(pkt, offset)?;
+    let [b0, proto_ctype, _, _]: [u8; 4] = bytes(pkt, offset.checked_add(8)?)?;
+    // struct guehdr's first octet: version (2 bits), control (1 bit), hlen (5 bits, in words).
+    let (version, control, hlen) = (b0 >> 6, (b0 >> 5) & 1, usize::from(b0 & 0x1f));
+    if control != 0 || version != 0 || proto_ctype != ipproto::IPIP {
+        return None;
+    }
+    Some(8 + 4 + (hlen << 2))
+}
+
+/// The UDP destination port of an embedded tunnel packet's UDP header at `offset`, which
+/// `ipvs_udp_decap` looks the tunnel destination up by.
+pub fn tunnel_udp_dport(pkt: &[u8], offset: usize) -> Option<u16> {
+    be16(pkt, offset.checked_add(2)?)
+}
+
+/// `ipvs_gre_decap`'s header check for an embedded GRE header at `offset` (the caller has found
+/// a GRE tunnel destination for the embedded destination address): only version 0 with at most
+/// the checksum flag, carrying IPv4, is accepted. Returns the GRE header length (4, or 8 with a
+/// checksum: `gre_calc_hlen`).
+pub fn gre_decap(pkt: &[u8], offset: usize) -> Option<usize> {
+    let flags = be16(pkt, offset)?;
+    let protocol = be16(pkt, offset.checked_add(2)?)?;
+    const GRE_CSUM: u16 = 0x8000;
+    const ETH_P_IP: u16 = 0x0800;
+    if flags & !GRE_CSUM != 0 || protocol != ETH_P_IP {
+        return None;
+    }
+    Some(if flags & GRE_CSUM != 0 { 8 } else { 4 })
+}
+
+/// The MTU `ip_vs_in_icmp` reports to the client for a FRAG_NEEDED about a tunnelled packet:
+/// the path MTU less the tunnel overhead (outer IPv4 header `hlen_ipip` plus UDP/GUE or GRE
+/// `ulen`), unless that would go below 68 + overhead, in which case the MTU is passed on as is.
+pub const fn tunnel_client_mtu(mtu: u32, hlen_ipip: u32, ulen: u32) -> u32 {
+    let overhead = hlen_ipip.saturating_add(ulen);
+    if mtu > 68u32.saturating_add(overhead) {
+        mtu - overhead
+    } else {
+        mtu
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tunnel_headers() {
+        // UDP header, then GUE: version 0, control 0, hlen 1 word, proto IPIP, flags, 1 word.
+        let gue = [0, 0, 0x17, 0xc1, 0, 20, 0, 0, 0x01, 4, 0, 0, 0, 0, 0, 0];
+        assert_eq!(tunnel_udp_dport(&gue, 0), Some(6081));
+        assert_eq!(gue_decap(&gue, 0), Some(16));
+        let mut ctl = gue;
+        ctl[8] |= 0x20;
+        assert_eq!(gue_decap(&ctl, 0), None);
+        assert_eq!(gue_decap(&gue[..11], 0), None);
+        assert_eq!(gre_decap(&[0, 0, 8, 0], 0), Some(4));
+        assert_eq!(gre_decap(&[0x80, 0, 8, 0], 0), Some(8));
+        assert_eq!(gre_decap(&[0x20, 0, 8, 0], 0), None); // key flag
+        assert_eq!(gre_decap(&[0, 0, 0x86, 0xdd], 0), None);
+        assert_eq!(tunnel_client_mtu(1500, 20, 0), 1480);
+        assert_eq!(tunnel_client_mtu(100, 20, 16), 100);
+    }
+}
