@@ -222,6 +222,27 @@ proptest! {
     }
 
     #[test]
+    fn nat_there_and_back_restores_the_packet(
+        v6 in any::<bool>(), udp in any::<bool>(),
+        s in any::<[u8; 16]>(), d in any::<[u8; 16]>(), new in any::<[u8; 16]>(),
+        sp in any::<u16>(), dp in any::<u16>(), np in any::<u16>(),
+        payload in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let pkt = build(v6, udp, &s, &d, sp, dp, &payload, false);
+        let p = packet::parse(&pkt).unwrap();
+        // The parse reads back what was built.
+        prop_assert_eq!(p.ports(), Some((sp, dp)));
+        prop_assert_eq!(p.pkt_len, pkt.len());
+        let new = if v6 { Addr::V6(new) } else { Addr::V4([new[0], new[1], new[2], new[3]]) };
+        let mut out = pkt.clone();
+        nat::dnat(&mut out, &p.iph, &new, np, nat::CsumMode::Full).unwrap();
+        let q = packet::parse(&out).unwrap();
+        prop_assert_eq!(q.iph.daddr, new);
+        nat::dnat(&mut out, &q.iph, &p.iph.daddr, dp, nat::CsumMode::Full).unwrap();
+        prop_assert_eq!(out, pkt);
+    }
+
+    #[test]
     fn partial_seed_update_equals_fresh_seed(
         v6 in any::<bool>(), udp in any::<bool>(),
         s in any::<[u8; 16]>(), d in any::<[u8; 16]>(), new in any::<[u8; 16]>(),
