@@ -19,7 +19,7 @@ use rvs_core::sched::ovf::Ovf;
 use rvs_core::sched::rr::Rr;
 use rvs_core::sched::sed::Sed;
 use rvs_core::sched::sh::Sh;
-use rvs_core::sched::tree::PickTree;
+use rvs_core::sched::tree::{Node, PickTree};
 use rvs_core::sched::twos::{RandomSource, Twos};
 use rvs_core::sched::wlc::{Wlc, WlcRank};
 use rvs_core::sched::wrr::Wrr;
@@ -40,8 +40,8 @@ impl RandomSource for XorShift {
     }
 }
 
-fn tree() -> Vec<u32> {
-    vec![0; PickTree::<Vec<u32>, WlcRank>::storage_len(MAX_DESTS)]
+fn tree<K: Copy + Default>() -> Vec<Node<K>> {
+    vec![Node::default(); PickTree::<Vec<Node<(i32, i32)>>, WlcRank>::storage_len(MAX_DESTS)]
 }
 
 fn make(name: &str, seed: u32) -> Box<dyn Scheduler> {
@@ -63,7 +63,7 @@ fn make(name: &str, seed: u32) -> Box<dyn Scheduler> {
             )
             .unwrap(),
         ),
-        "twos" => Box::new(Twos::new(vec![0u64; MAX_DESTS + 1], XorShift(seed | 1))),
+        "twos" => Box::new(Twos::new(vec![0u64; 2 * MAX_DESTS + 1], XorShift(seed | 1))),
         "lblc" => Box::new(
             Lblc::new(
                 vec![LblcEntry::default(); LBLC_MAX_ENTRIES],

@@ -13,7 +13,7 @@ use rvs_core::sched::lc::{ip_vs_lc_schedule, Lc};
 use rvs_core::sched::nq::{ip_vs_nq_schedule, Nq};
 use rvs_core::sched::ovf::{ip_vs_ovf_schedule, Ovf};
 use rvs_core::sched::sed::{ip_vs_sed_schedule, Sed};
-use rvs_core::sched::tree::{PickTree, TreePick};
+use rvs_core::sched::tree::{Node, PickTree, TreePick};
 use rvs_core::sched::twos::{ip_vs_twos_schedule, RandomSource, Twos};
 use rvs_core::sched::wlc::{ip_vs_wlc_schedule, Wlc, WlcRank};
 use rvs_core::sched::{Dest, Packet, SchedError, Scheduler, Service};
@@ -144,8 +144,8 @@ fn check(
     Ok(())
 }
 
-fn tree(max: usize) -> Vec<u32> {
-    vec![0; PickTree::<Vec<u32>, WlcRank>::storage_len(max)]
+fn tree<K: Copy + Default>(max: usize) -> Vec<Node<K>> {
+    vec![Node::default(); PickTree::<Vec<Node<(i32, i32)>>, WlcRank>::storage_len(max)]
 }
 
 const MAX: usize = 128;
@@ -220,7 +220,7 @@ proptest! {
         let svc = Service::default();
         let pkt = Packet::default();
         let mut dests = d;
-        let mut fast = Twos::new(vec![0u64; MAX + 1], XorShift(seed | 1));
+        let mut fast = Twos::new(vec![0u64; 2 * MAX + 1], XorShift(seed | 1));
         let mut reference = XorShift(seed | 1);
         fast.init_service(&svc, &dests).unwrap();
         for op in std::iter::once(None).chain(ops.iter().map(Some)) {

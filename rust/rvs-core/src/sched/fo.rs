@@ -11,6 +11,7 @@ use super::Dest;
 pub struct FoRank;
 
 impl Rank for FoRank {
+    type Key = i32;
     const NAME: &'static str = "fo";
 
     fn scan(dests: &[Dest]) -> Option<usize> {
@@ -21,8 +22,12 @@ impl Rank for FoRank {
         !d.overloaded && d.weight > 0
     }
 
-    fn beats(later: &Dest, earlier: &Dest) -> bool {
-        later.weight > earlier.weight
+    fn key(d: &Dest) -> Self::Key {
+        d.weight
+    }
+
+    fn beats(later: &Self::Key, earlier: &Self::Key) -> bool {
+        later > earlier
     }
 }
 

@@ -22,7 +22,7 @@
 use core::ops::DerefMut;
 
 use super::super::hash::hash_32;
-use super::tree::{PickTree, Rank, TreePick};
+use super::tree::{Node, PickTree, Rank, TreePick};
 use super::wlc::{ip_vs_wlc_schedule, WlcRank};
 use super::{addr_equal, addr_fold, Dest, Packet, SchedError, Scheduler, Service};
 
@@ -69,6 +69,7 @@ pub fn ip_vs_lblc_hashkey(af: u16, addr: &[u8; 16]) -> usize {
 pub struct LocalityRank;
 
 impl Rank for LocalityRank {
+    type Key = (i32, i32);
     const NAME: &'static str = "lblc";
 
     fn scan(dests: &[Dest]) -> Option<usize> {
@@ -79,7 +80,11 @@ impl Rank for LocalityRank {
         WlcRank::eligible(d)
     }
 
-    fn beats(later: &Dest, earlier: &Dest) -> bool {
+    fn key(d: &Dest) -> Self::Key {
+        WlcRank::key(d)
+    }
+
+    fn beats(later: &Self::Key, earlier: &Self::Key) -> bool {
         WlcRank::beats(later, earlier)
     }
 
@@ -93,7 +98,7 @@ impl Rank for LocalityRank {
 }
 
 /// The WLC pick (`__ip_vs_lblc_schedule()`) from the tree, or the scan when it cannot answer.
-pub(super) fn locality_wlc<S: DerefMut<Target = [u32]>>(
+pub(super) fn locality_wlc<S: DerefMut<Target = [Node<(i32, i32)>]>>(
     tree: &PickTree<S, LocalityRank>,
     dests: &[Dest],
 ) -> Option<usize> {
@@ -106,7 +111,7 @@ pub(super) fn locality_wlc<S: DerefMut<Target = [u32]>>(
 
 /// lblc's `is_overloaded()`: more active connections than weight while some destination is
 /// below half of its weight.
-pub(super) fn is_overloaded<S: DerefMut<Target = [u32]>>(
+pub(super) fn is_overloaded<S: DerefMut<Target = [Node<(i32, i32)>]>>(
     tree: &PickTree<S, LocalityRank>,
     dests: &[Dest],
     d: &Dest,
@@ -148,7 +153,7 @@ impl Default for LblcEntry {
 /// The `lblc` scheduler: `struct ip_vs_lblc_table` plus the WLC tree.
 ///
 /// Storage: `entries` (up to [`LBLC_MAX_ENTRIES`] are used), `buckets` of at least
-/// [`IP_VS_LBLC_TAB_SIZE`] words, `tree` of [`PickTree::storage_len`] words for the destinations.
+/// [`IP_VS_LBLC_TAB_SIZE`] words, `tree` of [`PickTree::storage_len`] nodes for the destinations.
 pub struct Lblc<E, B, T> {
     entries: E,
     buckets: B,
@@ -165,7 +170,7 @@ impl<E, B, T> Lblc<E, B, T>
 where
     E: DerefMut<Target = [LblcEntry]>,
     B: DerefMut<Target = [u32]>,
-    T: DerefMut<Target = [u32]>,
+    T: DerefMut<Target = [Node<(i32, i32)>]>,
 {
     /// A table over the given storage; `hz` is the clock's ticks per second.
     pub fn new(entries: E, buckets: B, tree: T, hz: u64) -> Result<Self, SchedError> {
@@ -377,7 +382,7 @@ impl<E, B, T> Scheduler for Lblc<E, B, T>
 where
     E: DerefMut<Target = [LblcEntry]>,
     B: DerefMut<Target = [u32]>,
-    T: DerefMut<Target = [u32]>,
+    T: DerefMut<Target = [Node<(i32, i32)>]>,
 {
     fn name(&self) -> &'static str {
         "lblc"

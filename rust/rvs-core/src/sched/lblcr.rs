@@ -23,7 +23,7 @@ use super::lblc::{
     COUNT_FOR_FULL_EXPIRATION, DEFAULT_EXPIRATION, ENTRY_TIMEOUT, IP_VS_LBLC_TAB_SIZE,
     LBLC_MAX_ENTRIES, LBLC_MAX_SIZE, NIL,
 };
-use super::tree::PickTree;
+use super::tree::{Node, PickTree};
 use super::wlc::wlc_beats;
 use super::{addr_equal, Dest, Packet, SchedError, Scheduler, Service, AF_INET6};
 
@@ -81,7 +81,7 @@ impl Default for LblcrMember {
 ///
 /// Storage: `entries` (up to [`LBLC_MAX_ENTRIES`] are used), `members` (set elements, shared
 /// by all entries), `buckets` of at least [`IP_VS_LBLCR_TAB_SIZE`] words, `tree` of
-/// [`PickTree::storage_len`] words for the destinations.
+/// [`PickTree::storage_len`] nodes for the destinations.
 pub struct Lblcr<E, M, B, T> {
     entries: E,
     members: M,
@@ -102,7 +102,7 @@ where
     E: DerefMut<Target = [LblcrEntry]>,
     M: DerefMut<Target = [LblcrMember]>,
     B: DerefMut<Target = [u32]>,
-    T: DerefMut<Target = [u32]>,
+    T: DerefMut<Target = [Node<(i32, i32)>]>,
 {
     /// A table over the given storage; `hz` is the clock's ticks per second.
     pub fn new(entries: E, members: M, buckets: B, tree: T, hz: u64) -> Result<Self, SchedError> {
@@ -480,7 +480,7 @@ where
     E: DerefMut<Target = [LblcrEntry]>,
     M: DerefMut<Target = [LblcrMember]>,
     B: DerefMut<Target = [u32]>,
-    T: DerefMut<Target = [u32]>,
+    T: DerefMut<Target = [Node<(i32, i32)>]>,
 {
     fn name(&self) -> &'static str {
         "lblcr"

@@ -13,6 +13,7 @@ use super::Dest;
 pub struct LcRank;
 
 impl Rank for LcRank {
+    type Key = u32;
     const NAME: &'static str = "lc";
 
     fn scan(dests: &[Dest]) -> Option<usize> {
@@ -23,8 +24,12 @@ impl Rank for LcRank {
         !d.overloaded && d.weight != 0
     }
 
-    fn beats(later: &Dest, earlier: &Dest) -> bool {
-        (later.overhead() as u32) < (earlier.overhead() as u32)
+    fn key(d: &Dest) -> Self::Key {
+        d.overhead() as u32
+    }
+
+    fn beats(later: &Self::Key, earlier: &Self::Key) -> bool {
+        later < earlier
     }
 }
 

@@ -14,6 +14,7 @@ use super::Dest;
 pub struct NqRank;
 
 impl Rank for NqRank {
+    type Key = (bool, i32, i32);
     const NAME: &'static str = "nq";
 
     fn scan(dests: &[Dest]) -> Option<usize> {
@@ -24,18 +25,17 @@ impl Rank for NqRank {
         !d.overloaded && d.weight != 0
     }
 
-    fn beats(later: &Dest, earlier: &Dest) -> bool {
-        if earlier.activeconns == 0 {
+    fn key(d: &Dest) -> Self::Key {
+        (d.activeconns == 0, sed_overhead(d), d.weight)
+    }
+
+    fn beats(later: &Self::Key, earlier: &Self::Key) -> bool {
+        if earlier.0 {
             false
-        } else if later.activeconns == 0 {
+        } else if later.0 {
             true
         } else {
-            wlc_beats(
-                sed_overhead(later),
-                later.weight,
-                sed_overhead(earlier),
-                earlier.weight,
-            )
+            wlc_beats(later.1, later.2, earlier.1, earlier.2)
         }
     }
 

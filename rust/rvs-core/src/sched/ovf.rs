@@ -12,6 +12,7 @@ use super::Dest;
 pub struct OvfRank;
 
 impl Rank for OvfRank {
+    type Key = i32;
     const NAME: &'static str = "ovf";
 
     fn scan(dests: &[Dest]) -> Option<usize> {
@@ -22,8 +23,12 @@ impl Rank for OvfRank {
         !d.overloaded && d.activeconns <= d.weight && d.weight != 0
     }
 
-    fn beats(later: &Dest, earlier: &Dest) -> bool {
-        later.weight > earlier.weight
+    fn key(d: &Dest) -> Self::Key {
+        d.weight
+    }
+
+    fn beats(later: &Self::Key, earlier: &Self::Key) -> bool {
+        later > earlier
     }
 }
 

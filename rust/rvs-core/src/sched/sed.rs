@@ -19,6 +19,7 @@ pub fn sed_overhead(d: &Dest) -> i32 {
 pub struct SedRank;
 
 impl Rank for SedRank {
+    type Key = (i32, i32);
     const NAME: &'static str = "sed";
 
     fn scan(dests: &[Dest]) -> Option<usize> {
@@ -29,13 +30,12 @@ impl Rank for SedRank {
         !d.overloaded && d.weight > 0
     }
 
-    fn beats(later: &Dest, earlier: &Dest) -> bool {
-        wlc_beats(
-            sed_overhead(later),
-            later.weight,
-            sed_overhead(earlier),
-            earlier.weight,
-        )
+    fn key(d: &Dest) -> Self::Key {
+        (sed_overhead(d), d.weight)
+    }
+
+    fn beats(later: &Self::Key, earlier: &Self::Key) -> bool {
+        wlc_beats(later.0, later.1, earlier.0, earlier.1)
     }
 
     fn odd(d: &Dest) -> bool {

@@ -6,9 +6,10 @@
 //! of the list among the best ones" under an order that each scheduler's [`Rank`] states. A
 //! complete binary tree over the list, each inner node holding the winner of its two children
 //! (the left one on ties, since it comes first in the list), keeps that answer at the root; a
-//! changed counter costs one leaf-to-root walk. The tree stores indices only, reads keys from
-//! the caller's destination slice, and lives in caller-provided storage of
-//! [`PickTree::storage_len`] words.
+//! changed counter costs at most one leaf-to-root walk, cut short where a subtree's winner does not
+//! change. Each node keeps its winner's index and comparison key, so a walk reads only the tree's
+//! own contiguous nodes; the tree lives in caller-provided storage of [`PickTree::storage_len`]
+//! nodes.
 //!
 //! Where a scan's answer is not a plain "first best" (the C compares `int` products whose
 //! operands can make the comparison non-transitive, e.g. a negative weight, or an overhead that
@@ -24,15 +25,20 @@ use super::{Dest, Packet, SchedError, Scheduler, Service};
 
 /// How a scheduler ranks destinations for the tree.
 pub trait Rank {
+    /// What the tree keeps of a destination to compare it without reading the list (so an
+    /// update touches only the tree's own contiguous nodes).
+    type Key: Copy + Default + PartialEq;
     /// The scheduler's name.
     const NAME: &'static str;
     /// The C's scan, transcribed: the reference the tree must agree with, and its fallback.
     fn scan(dests: &[Dest]) -> Option<usize>;
     /// Whether the scan would consider `d` at all (typically: not overloaded, weight > 0).
     fn eligible(d: &Dest) -> bool;
+    /// The comparison key of an eligible destination.
+    fn key(d: &Dest) -> Self::Key;
     /// Whether `later`, further down the list, replaces `earlier` as the scan's current best.
     /// Must be a strict weak order on eligible, non-odd destinations.
-    fn beats(later: &Dest, earlier: &Dest) -> bool;
+    fn beats(later: &Self::Key, earlier: &Self::Key) -> bool;
     /// Whether `d` makes the scan's answer depend on list order beyond "first best".
     fn odd(d: &Dest) -> bool {
         let _ = d;
@@ -62,46 +68,83 @@ const ODD: u32 = 0x8000_0000;
 const FLAG: u32 = 0x4000_0000;
 const BITS: u32 = ODD | FLAG;
 
+/// One node of a [`PickTree`]: the winner's index (with the odd/flag bits) and its key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Node<K> {
+    idx: u32,
+    key: K,
+}
+
+impl<K: Default> Node<K> {
+    const EMPTY_IDX: u32 = NONE;
+
+    fn empty() -> Self {
+        Node {
+            idx: Self::EMPTY_IDX,
+            key: K::default(),
+        }
+    }
+}
+
 /// A tournament tree over the destination list, in caller-provided storage.
 ///
 /// # Invariants
 ///
-/// `nodes[1]` is the root, leaf `i` is `nodes[leaves + i]`, each node holds the index of its
+/// `nodes[0]` is the root, the children of node `k` are `nodes[FANOUT * k + 1 ..= FANOUT * k +
+/// FANOUT]`, leaf `i` is `nodes[first_leaf + i]`, each node holds the index of its
 /// subtree's winner (or `NONE`) with bit 31 set if an odd destination is below it and bit 30 if a
 /// flagged one is, as of the last
 /// [`PickTree::rebuild`] / [`PickTree::update`].
 pub struct PickTree<S, R> {
     nodes: S,
     leaves: usize,
+    first_leaf: usize,
     len: usize,
     rank: PhantomData<R>,
 }
 
-impl<S: DerefMut<Target = [u32]>, R: Rank> PickTree<S, R> {
-    /// Words of storage a tree for up to `max_dests` destinations needs.
+/// Children per node. Four keeps siblings within about one cache line and halves the depth of
+/// a binary tree (7 levels for 10,000 destinations), which is what an update pays for: the walk
+/// to the root is a chain of dependent memory reads.
+pub const FANOUT: usize = 4;
+
+/// Nodes in a complete tree of `leaves` (a power of [`FANOUT`]) leaves.
+const fn tree_len(leaves: usize) -> usize {
+    (leaves * FANOUT - 1) / (FANOUT - 1)
+}
+
+impl<S: DerefMut<Target = [Node<R::Key>]>, R: Rank> PickTree<S, R> {
+    /// Nodes of storage a tree for up to `max_dests` destinations needs.
     pub fn storage_len(max_dests: usize) -> usize {
-        max_dests
-            .max(1)
-            .checked_next_power_of_two()
-            .unwrap_or(0)
-            .saturating_mul(2)
+        let mut leaves = 1usize;
+        while leaves < max_dests {
+            match leaves.checked_mul(FANOUT) {
+                Some(l) => leaves = l,
+                None => return usize::MAX,
+            }
+        }
+        tree_len(leaves)
     }
 
-    /// A tree over `storage`, able to hold `storage.len() / 2` rounded down to a power of two.
+    /// A tree over `storage`, holding as many destinations as a complete tree fitting in it has
+    /// leaves.
     pub fn new(storage: S) -> Self {
-        let half = storage.len() / 2;
-        let leaves = if half == 0 {
-            0
-        } else {
-            1usize << (usize::BITS - 1 - half.leading_zeros())
-        };
+        let mut leaves = 0usize;
+        let mut next = 1usize;
+        while next <= usize::MAX / FANOUT / 2 && tree_len(next) <= storage.len() {
+            leaves = next;
+            next *= FANOUT;
+        }
+        // The internal nodes come first: 1 + FANOUT + … + leaves / FANOUT of them.
+        let first_leaf = leaves.saturating_sub(1) / (FANOUT - 1);
         let mut t = PickTree {
             nodes: storage,
             leaves,
+            first_leaf,
             len: 0,
             rank: PhantomData,
         };
-        t.nodes.iter_mut().for_each(|n| *n = NONE);
+        t.nodes.iter_mut().for_each(|n| *n = Node::empty());
         t
     }
 
@@ -112,45 +155,55 @@ impl<S: DerefMut<Target = [u32]>, R: Rank> PickTree<S, R> {
 
     /// Whether any destination is [`Rank::flagged`].
     pub fn any_flagged(&self) -> bool {
-        self.nodes.get(1).is_some_and(|r| r & FLAG != 0)
+        self.nodes.first().is_some_and(|r| r.idx & FLAG != 0)
     }
 
-    fn leaf_value(dests: &[Dest], i: usize) -> u32 {
+    fn leaf_value(dests: &[Dest], i: usize) -> Node<R::Key> {
         match dests.get(i) {
             Some(d) => {
-                let odd = if R::odd(d) { ODD } else { 0 } | if R::flagged(d) { FLAG } else { 0 };
+                let bits = if R::odd(d) { ODD } else { 0 } | if R::flagged(d) { FLAG } else { 0 };
                 if R::eligible(d) {
-                    (i as u32) | odd
+                    Node {
+                        idx: (i as u32) | bits,
+                        key: R::key(d),
+                    }
                 } else {
-                    NONE | odd
+                    Node {
+                        idx: NONE | bits,
+                        key: R::Key::default(),
+                    }
                 }
             }
-            None => NONE,
+            None => Node::empty(),
         }
     }
 
-    fn combine(dests: &[Dest], l: u32, r: u32) -> u32 {
-        let odd = (l | r) & BITS;
-        let (li, ri) = (l & !BITS, r & !BITS);
-        let w = if li == NONE {
-            ri
-        } else if ri == NONE {
-            li
-        } else {
-            match (dests.get(li as usize), dests.get(ri as usize)) {
-                (Some(ld), Some(rd)) if R::beats(rd, ld) => ri,
-                _ => li,
-            }
+    /// Recompute `node` from its children; false if it did not change (nor will its ancestors).
+    fn refresh(&mut self, node: usize) -> bool {
+        let first = FANOUT * node + 1;
+        let Some(children) = self.nodes.get(first..first + FANOUT) else {
+            return false;
         };
-        w | odd
-    }
-
-    fn refresh(&mut self, dests: &[Dest], node: usize) {
-        let l = self.nodes.get(2 * node).copied().unwrap_or(NONE);
-        let r = self.nodes.get(2 * node + 1).copied().unwrap_or(NONE);
-        let v = Self::combine(dests, l, r);
-        if let Some(n) = self.nodes.get_mut(node) {
-            *n = v;
+        // Left to right is list order: a later child replaces the current best only when
+        // strictly better, which keeps the first best as the scan does. The choice is written
+        // without short-circuits so it compiles to conditional moves: which child wins is data
+        // dependent and a mispredicted branch per comparison would cost more than the rest.
+        let mut best = children.first().copied().unwrap_or_else(Node::empty);
+        let mut bits = best.idx & BITS;
+        for c in children.iter().skip(1) {
+            bits |= c.idx & BITS;
+            let best_none = (best.idx & !BITS) == NONE;
+            let c_some = (c.idx & !BITS) != NONE;
+            let take = best_none | (c_some & R::beats(&c.key, &best.key));
+            best = if take { *c } else { best };
+        }
+        best.idx = (best.idx & !BITS) | bits;
+        match self.nodes.get_mut(node) {
+            Some(n) if *n != best => {
+                *n = best;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -158,18 +211,18 @@ impl<S: DerefMut<Target = [u32]>, R: Rank> PickTree<S, R> {
     pub fn rebuild(&mut self, dests: &[Dest]) -> Result<(), SchedError> {
         if dests.len() > self.leaves || dests.len() >= NONE as usize {
             self.len = 0;
-            self.nodes.iter_mut().for_each(|n| *n = NONE);
+            self.nodes.iter_mut().for_each(|n| *n = Node::empty());
             return Err(SchedError::NoMemory);
         }
         self.len = dests.len();
         for i in 0..self.leaves {
             let v = Self::leaf_value(dests, i);
-            if let Some(n) = self.nodes.get_mut(self.leaves + i) {
+            if let Some(n) = self.nodes.get_mut(self.first_leaf + i) {
                 *n = v;
             }
         }
-        for node in (1..self.leaves).rev() {
-            self.refresh(dests, node);
+        for node in (0..self.first_leaf).rev() {
+            self.refresh(node);
         }
         Ok(())
     }
@@ -182,13 +235,18 @@ impl<S: DerefMut<Target = [u32]>, R: Rank> PickTree<S, R> {
             let _ = self.rebuild(dests);
             return;
         }
-        let mut node = self.leaves + idx;
-        if let Some(n) = self.nodes.get_mut(node) {
-            *n = Self::leaf_value(dests, idx);
+        let mut node = self.first_leaf + idx;
+        let v = Self::leaf_value(dests, idx);
+        match self.nodes.get_mut(node) {
+            Some(n) if *n != v => *n = v,
+            _ => return,
         }
-        while node > 1 {
-            node /= 2;
-            self.refresh(dests, node);
+        // Stop at the first ancestor that keeps its winner: the ones above cannot change either.
+        while node > 0 {
+            node = (node - 1) / FANOUT;
+            if !self.refresh(node) {
+                break;
+            }
         }
     }
 
@@ -197,8 +255,8 @@ impl<S: DerefMut<Target = [u32]>, R: Rank> PickTree<S, R> {
         if dests.len() != self.len || self.leaves == 0 {
             return TreePick::Scan;
         }
-        // With a single leaf the root is that leaf, also at index 1.
-        let root = self.nodes.get(1).copied().unwrap_or(NONE);
+        // With a single leaf the root is that leaf.
+        let root = self.nodes.first().map_or(NONE, |n| n.idx);
         if root & ODD != 0 {
             return TreePick::Scan;
         }
@@ -214,15 +272,15 @@ pub struct TreeScheduler<S, R> {
     tree: PickTree<S, R>,
 }
 
-impl<S: DerefMut<Target = [u32]>, R: Rank> TreeScheduler<S, R> {
-    /// A scheduler over `storage` of at least [`TreeScheduler::storage_len`] words.
+impl<S: DerefMut<Target = [Node<R::Key>]>, R: Rank> TreeScheduler<S, R> {
+    /// A scheduler over `storage` of at least [`TreeScheduler::storage_len`] nodes.
     pub fn new(storage: S) -> Self {
         TreeScheduler {
             tree: PickTree::new(storage),
         }
     }
 
-    /// Words of storage needed for up to `max_dests` destinations.
+    /// Nodes of storage needed for up to `max_dests` destinations.
     pub fn storage_len(max_dests: usize) -> usize {
         PickTree::<S, R>::storage_len(max_dests)
     }
@@ -238,7 +296,7 @@ impl<S: DerefMut<Target = [u32]>, R: Rank> TreeScheduler<S, R> {
     }
 }
 
-impl<S: DerefMut<Target = [u32]>, R: Rank> Scheduler for TreeScheduler<S, R> {
+impl<S: DerefMut<Target = [Node<R::Key>]>, R: Rank> Scheduler for TreeScheduler<S, R> {
     fn name(&self) -> &'static str {
         R::NAME
     }

@@ -4,7 +4,8 @@
 //! at which the running sum of weights reaches the draw; the second choice wins if its
 //! `overhead / weight` is strictly lower (compared as the C's `int` products). Overloaded and
 //! weight <= 0 destinations take no part. ip_vs walks the list twice per pick; rvs keeps the
-//! weights in a Fenwick tree (caller-provided storage) and finds each choice in O(log n). The
+//! weights in a Fenwick tree (caller-provided storage, [`Twos::storage_len`] words) and finds
+//! each choice in O(log n); connection counters do not move it, only overload flips and edits. The
 //! random source is injectable ([`RandomSource`]) so tests are deterministic; the module's
 //! implementation calls `get_random_u32_below()`, and draws are taken in the C's order.
 //! When the total weight would overflow the C's `int` the transcribed scan runs instead, so its
@@ -32,10 +33,12 @@ fn eligible_weight(d: &Dest) -> u64 {
 ///
 /// # Invariants
 ///
-/// `fen[1..=len]` is the Fenwick tree of [`eligible_weight`] over the list as of the last
-/// rebuild/update, `total` their sum.
+/// With `cap = (storage.len() - 1) / 2`: `storage[1..=len]` is the Fenwick tree of
+/// [`eligible_weight`] over the list as of the last rebuild/update, `storage[cap + 1 + i]` is that
+/// weight for destination `i`, and `total` is their sum.
 pub struct Twos<S, R> {
     fen: S,
+    cap: usize,
     len: usize,
     total: u64,
     rng: R,
@@ -44,12 +47,13 @@ pub struct Twos<S, R> {
 impl<S: DerefMut<Target = [u64]>, R: RandomSource> Twos<S, R> {
     /// Words of storage needed for up to `max_dests` destinations.
     pub fn storage_len(max_dests: usize) -> usize {
-        max_dests.saturating_add(1)
+        max_dests.saturating_mul(2).saturating_add(1)
     }
 
     /// A scheduler over `storage`, drawing from `rng`.
     pub fn new(storage: S, rng: R) -> Self {
         Twos {
+            cap: storage.len().saturating_sub(1) / 2,
             fen: storage,
             len: 0,
             total: 0,
@@ -65,13 +69,17 @@ impl<S: DerefMut<Target = [u64]>, R: RandomSource> Twos<S, R> {
     fn rebuild(&mut self, dests: &[Dest]) -> Result<(), SchedError> {
         self.fen.iter_mut().for_each(|v| *v = 0);
         self.total = 0;
-        if dests.len() >= self.fen.len() {
+        if dests.len() > self.cap {
             self.len = 0;
             return Err(SchedError::NoMemory);
         }
         self.len = dests.len();
         for (i, d) in dests.iter().enumerate() {
-            self.add(i + 1, eligible_weight(d));
+            let w = eligible_weight(d);
+            self.add(i + 1, w);
+            if let Some(v) = self.fen.get_mut(self.cap + 1 + i) {
+                *v = w;
+            }
         }
         Ok(())
     }
@@ -86,23 +94,22 @@ impl<S: DerefMut<Target = [u64]>, R: RandomSource> Twos<S, R> {
         }
     }
 
-    fn prefix(&self, mut pos: usize) -> u64 {
-        let mut s = 0u64;
-        while pos > 0 {
-            s = s.wrapping_add(self.fen.get(pos).copied().unwrap_or(0));
-            pos &= pos - 1;
-        }
-        s
-    }
-
     fn update(&mut self, dests: &[Dest], idx: usize) {
         if dests.len() != self.len || idx >= self.len {
             let _ = self.rebuild(dests);
             return;
         }
-        let old = self.prefix(idx + 1).wrapping_sub(self.prefix(idx));
         let new = dests.get(idx).map_or(0, eligible_weight);
-        self.add(idx + 1, new.wrapping_sub(old));
+        // Counter changes leave the weight alone; only overload flips and edits touch the tree.
+        let Some(old) = self.fen.get_mut(self.cap + 1 + idx) else {
+            return;
+        };
+        if *old == new {
+            return;
+        }
+        let delta = new.wrapping_sub(*old);
+        *old = new;
+        self.add(idx + 1, delta);
     }
 
     /// The first index whose running sum of eligible weights reaches `target` (>= 1).

@@ -19,6 +19,7 @@ pub fn wlc_beats(later_oh: i32, later_w: i32, least_oh: i32, least_w: i32) -> bo
 }
 
 impl Rank for WlcRank {
+    type Key = (i32, i32);
     const NAME: &'static str = "wlc";
 
     fn scan(dests: &[Dest]) -> Option<usize> {
@@ -29,13 +30,12 @@ impl Rank for WlcRank {
         !d.overloaded && d.weight > 0
     }
 
-    fn beats(later: &Dest, earlier: &Dest) -> bool {
-        wlc_beats(
-            later.overhead(),
-            later.weight,
-            earlier.overhead(),
-            earlier.weight,
-        )
+    fn key(d: &Dest) -> Self::Key {
+        (d.overhead(), d.weight)
+    }
+
+    fn beats(later: &Self::Key, earlier: &Self::Key) -> bool {
+        wlc_beats(later.0, later.1, earlier.0, earlier.1)
     }
 
     fn odd(d: &Dest) -> bool {
