@@ -8,6 +8,50 @@
 //! `ip_vs_genl_parse_dest`, `ip_vs_genl_new_daemon`), so that a request rvs rejects is one
 //! ip_vs rejects, with the same errno. The kernel module decodes requests and encodes replies with
 //! it; rvsadm encodes requests and decodes replies and dumps with it.
+//!
+//! Both sides of `ipvsadm -A -t 10.0.0.1:80 -s rr` and of `GET_INFO`:
+//!
+//! ```
+//! use rvs_core::abi::{cmd, cmd_attr, AF_INET, IPPROTO_TCP, IPVS_GENL_VERSION};
+//! use rvs_core::netlink::ipvs::SchedName;
+//! use rvs_core::netlink::msg::{encode_get_family, GenlWriter};
+//! use rvs_core::netlink::{AttrWriter, Info, Request, Service, ServiceFlags, ServiceParse};
+//!
+//! // rvsadm: look the family up (send this, read `Family::decode` of the answer's attributes)...
+//! let mut buf = [0u8; 512];
+//! let lookup_len = encode_get_family(&mut buf, b"IPVS", 1, 0)?;
+//! # assert_eq!(lookup_len, 32);
+//! let family = 0x1c; // from the controller's reply
+//! // ...then build the request in a buffer it owns.
+//! let svc = Service {
+//!     af: AF_INET,
+//!     protocol: IPPROTO_TCP,
+//!     addr: [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+//!     port: 80,
+//!     sched_name: SchedName::new(b"rr")?,
+//!     flags: ServiceFlags::all(0),
+//!     netmask: u32::MAX,
+//!     ..Service::default()
+//! };
+//! let mut w = GenlWriter::request(&mut buf, family, 0, 2, 0, cmd::NEW_SERVICE, IPVS_GENL_VERSION)?;
+//! svc.encode(w.attrs(), cmd_attr::SERVICE)?;
+//! let len = w.finish()?;
+//!
+//! // The module: genetlink's checks, then ip_vs_genl_parse_service(full_entry = true); any
+//! // error's `to_kernel()` is the negative errno to return.
+//! let req = Request::parse(&buf[..len])?;
+//! assert_eq!(req.genl.cmd, cmd::NEW_SERVICE);
+//! let new = req.cmd_attrs()?.service(ServiceParse::Full)?;
+//! assert_eq!((new.port, new.sched_name.as_bytes()), (80, &b"rr"[..]));
+//!
+//! // The module answering GET_INFO: the attributes to append after genlmsg_put_reply().
+//! let mut reply = [0u8; 16];
+//! let mut attrs = AttrWriter::new(&mut reply);
+//! Info::IPVS.encode(&mut attrs)?;
+//! // rvsadm reading the reply's attributes.
+//! assert_eq!(Info::decode(attrs.as_bytes())?, Info::IPVS);
+//! # Ok::<(), rvs_core::netlink::Error>(())
+//! ```
 
 pub mod attr;
 pub mod ipvs;
