@@ -10,7 +10,7 @@
 //!
 //! The rates reach user space through the `STATS` (truncated to 32 bits) and `STATS64` netlink
 //! nests, `struct ip_vs_stats_user` over sockopt (32 bits too) and `/proc/net/ip_vs_stats` (the
-//! same values printed with `%8LX`/`%16LX`). Counters are reported as the last estimated totals
+//! same values printed with `%8LX`/`%16LX`, [`write_proc_stats`]). Counters are reported as the last estimated totals
 //! minus the zero point taken by `IPVS_CMD_ZERO` ([`StatsTracker`]), since ip_vs 6.2 refreshes its
 //! totals only in the estimation kthreads.
 
@@ -211,4 +211,22 @@ impl StatsTracker {
     pub const fn estimator(&self) -> &Estimator {
         &self.est
     }
+}
+
+/// Writes `/proc/net/ip_vs_stats` exactly as `ip_vs_stats_show` does: the totals, then the rates,
+/// every value in upper-case hexadecimal (`%8LX`, `%16LX` for bytes).
+pub fn write_proc_stats<W: core::fmt::Write>(out: &mut W, s: &Stats) -> core::fmt::Result {
+    out.write_str("   Total Incoming Outgoing         Incoming         Outgoing\n")?;
+    out.write_str("   Conns  Packets  Packets            Bytes            Bytes\n")?;
+    writeln!(
+        out,
+        "{:8X} {:8X} {:8X} {:16X} {:16X}\n",
+        s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes
+    )?;
+    out.write_str(" Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n")?;
+    writeln!(
+        out,
+        "{:8X} {:8X} {:8X} {:16X} {:16X}",
+        s.cps, s.inpps, s.outpps, s.inbps, s.outbps
+    )
 }

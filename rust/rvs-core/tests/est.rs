@@ -162,3 +162,26 @@ fn the_32_bit_nest_truncates() {
     assert_eq!(user.conns, 5);
     assert_eq!(user.inbytes, (1 << 40) + 1);
 }
+
+#[test]
+fn proc_ip_vs_stats_text() {
+    // ip_vs_stats_show: "%8LX %8LX %8LX %16LX %16LX" twice, under fixed headings.
+    let mut stats = StatsTracker::new();
+    stats.estimate(&Counters {
+        conns: 100,
+        inpkts: 1000,
+        outpkts: 900,
+        inbytes: 1_000_000,
+        outbytes: 2_000_000,
+    });
+    let mut text = String::new();
+    rvs_core::est::write_proc_stats(&mut text, &stats.show()).unwrap();
+    let want = "   Total Incoming Outgoing         Incoming         Outgoing\n\
+                \x20  Conns  Packets  Packets            Bytes            Bytes\n\
+                \x20     64      3E8      384            F4240           1E8480\n\
+                \n\
+                \x20Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n\
+                \x20      C       7D       70            1E848            3D090\n";
+    assert_eq!(text, want);
+    println!("{text}");
+}
