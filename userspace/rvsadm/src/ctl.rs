@@ -93,6 +93,131 @@ pub fn strerror(op: Op, errno: i32) -> String {
     }
 }
 
+/// A change to the kernel's tables, with what libipvs sends for it.
+#[derive(Clone, Copy, Debug)]
+pub enum Mutation<'a> {
+    /// `ipvs_add_service`.
+    AddService(&'a Service),
+    /// `ipvs_update_service`.
+    UpdateService(&'a Service),
+    /// `ipvs_del_service`.
+    DelService(&'a Service),
+    /// `ipvs_zero_service`: one service, or everything when none was named.
+    Zero(&'a Service),
+    /// `ipvs_flush`.
+    Flush,
+    /// `ipvs_add_dest`.
+    AddDest(&'a Service, &'a Dest),
+    /// `ipvs_update_dest`.
+    UpdateDest(&'a Service, &'a Dest),
+    /// `ipvs_del_dest`.
+    DelDest(&'a Service, &'a Dest),
+    /// `ipvs_set_timeout`.
+    SetTimeouts(&'a Timeouts),
+    /// `ipvs_start_daemon`.
+    StartDaemon(&'a Daemon),
+    /// `ipvs_stop_daemon`.
+    StopDaemon(&'a Daemon),
+}
+
+impl Mutation<'_> {
+    /// The generic-netlink command.
+    pub fn command(&self) -> u8 {
+        match self {
+            Mutation::AddService(_) => cmd::NEW_SERVICE,
+            Mutation::UpdateService(_) => cmd::SET_SERVICE,
+            Mutation::DelService(_) => cmd::DEL_SERVICE,
+            Mutation::Zero(_) => cmd::ZERO,
+            Mutation::Flush => cmd::FLUSH,
+            Mutation::AddDest(..) => cmd::NEW_DEST,
+            Mutation::UpdateDest(..) => cmd::SET_DEST,
+            Mutation::DelDest(..) => cmd::DEL_DEST,
+            Mutation::SetTimeouts(_) => cmd::SET_CONFIG,
+            Mutation::StartDaemon(_) => cmd::NEW_DAEMON,
+            Mutation::StopDaemon(_) => cmd::DEL_DAEMON,
+        }
+    }
+
+    /// The operation, for [`strerror`].
+    pub fn op(&self) -> Op {
+        match self {
+            Mutation::AddService(_) => Op::AddService,
+            Mutation::UpdateService(_) => Op::UpdateService,
+            Mutation::DelService(_) => Op::DelService,
+            Mutation::Zero(_) => Op::ZeroService,
+            Mutation::AddDest(..) => Op::AddDest,
+            Mutation::UpdateDest(..) => Op::UpdateDest,
+            Mutation::DelDest(..) => Op::DelDest,
+            Mutation::StartDaemon(_) => Op::StartDaemon,
+            Mutation::StopDaemon(_) => Op::StopDaemon,
+            Mutation::Flush | Mutation::SetTimeouts(_) => Op::Other,
+        }
+    }
+
+    /// Writes the attributes libipvs writes: the whole service even where only its identity
+    /// counts, nests flagged `NLA_F_NESTED` as libnl flags them.
+    pub fn fill(&self, w: &mut AttrWriter<'_>) -> Result<(), rvs_core::netlink::Error> {
+        let svc_nest = cmd_attr::SERVICE | NLA_F_NESTED;
+        match self {
+            Mutation::AddService(svc)
+            | Mutation::UpdateService(svc)
+            | Mutation::DelService(svc) => svc.encode(w, svc_nest),
+            Mutation::Zero(svc) => {
+                if svc.fwmark != 0 || svc.addr != [0; 16] || svc.port != 0 {
+                    svc.encode(w, svc_nest)
+                } else {
+                    Ok(())
+                }
+            }
+            Mutation::Flush => Ok(()),
+            Mutation::AddDest(svc, dest)
+            | Mutation::UpdateDest(svc, dest)
+            | Mutation::DelDest(svc, dest) => {
+                svc.encode(w, svc_nest)?;
+                dest.encode_request(w, cmd_attr::DEST | NLA_F_NESTED)
+            }
+            Mutation::SetTimeouts(t) => t.encode(w),
+            Mutation::StartDaemon(d) => d.encode_request(w, cmd_attr::DAEMON | NLA_F_NESTED),
+            Mutation::StopDaemon(d) => {
+                // ipvsadm sends only STATE, MCAST_IFN and SYNC_ID to stop a daemon.
+                let only_id = Daemon {
+                    state: d.state,
+                    mcast_ifn: d.mcast_ifn,
+                    syncid: d.syncid,
+                    ..Daemon::default()
+                };
+                only_id.encode_request(w, cmd_attr::DAEMON | NLA_F_NESTED)
+            }
+        }
+    }
+}
+
+/// Builds the whole request message of `command` for family id `family`.
+pub fn encode_request<F>(
+    family: u16,
+    seq: u32,
+    command: u8,
+    flags: u16,
+    fill: F,
+) -> Result<Vec<u8>, Errno>
+where
+    F: FnOnce(&mut AttrWriter<'_>) -> Result<(), rvs_core::netlink::Error>,
+{
+    let mut buf = [0u8; REQUEST_BUF];
+    let mut w = GenlWriter::request(
+        &mut buf,
+        family,
+        flags,
+        seq,
+        0,
+        command,
+        abi::IPVS_GENL_VERSION,
+    )?;
+    fill(w.attrs())?;
+    let len = w.finish()?;
+    Ok(buf[..len].to_vec())
+}
+
 /// A kernel refusal or a transport failure, as a positive errno.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Errno(pub i32);
@@ -201,20 +326,9 @@ impl Ipvs {
     where
         F: FnOnce(&mut AttrWriter<'_>) -> Result<(), rvs_core::netlink::Error>,
     {
-        let mut buf = [0u8; REQUEST_BUF];
         let seq = self.next_seq();
-        let mut w = GenlWriter::request(
-            &mut buf,
-            self.family,
-            flags,
-            seq,
-            0,
-            command,
-            abi::IPVS_GENL_VERSION,
-        )?;
-        fill(w.attrs())?;
-        let len = w.finish()?;
-        self.socket.send(&buf[..len], 0)?;
+        let request = encode_request(self.family, seq, command, flags, fill)?;
+        self.socket.send(&request, 0)?;
         let dump = flags & nlm_flag::DUMP == nlm_flag::DUMP;
         let mut replies = Vec::new();
         loop {
@@ -244,91 +358,16 @@ impl Ipvs {
         move |w| svc.encode(w, cmd_attr::SERVICE | NLA_F_NESTED)
     }
 
-    /// `ipvs_add_service`.
-    pub fn add_service(&mut self, svc: &Service) -> Result<(), Errno> {
-        self.transact(cmd::NEW_SERVICE, 0, Self::service_nest(svc))
-            .map(drop)
+    /// libipvs's `ipvs_get_dests` names the service by its identity alone.
+    fn identity_nest(
+        svc: &Service,
+    ) -> impl FnOnce(&mut AttrWriter<'_>) -> Result<(), rvs_core::netlink::Error> + '_ {
+        move |w| svc.encode_id(w, cmd_attr::SERVICE | NLA_F_NESTED)
     }
 
-    /// `ipvs_update_service`.
-    pub fn update_service(&mut self, svc: &Service) -> Result<(), Errno> {
-        self.transact(cmd::SET_SERVICE, 0, Self::service_nest(svc))
-            .map(drop)
-    }
-
-    /// `ipvs_del_service`.
-    pub fn del_service(&mut self, svc: &Service) -> Result<(), Errno> {
-        self.transact(cmd::DEL_SERVICE, 0, Self::service_nest(svc))
-            .map(drop)
-    }
-
-    /// `ipvs_zero_service`: one service, or everything when none was named.
-    pub fn zero(&mut self, svc: &Service) -> Result<(), Errno> {
-        let named = svc.fwmark != 0 || svc.addr != [0; 16] || svc.port != 0;
-        self.transact(cmd::ZERO, 0, |w| {
-            if named {
-                svc.encode(w, cmd_attr::SERVICE | NLA_F_NESTED)
-            } else {
-                Ok(())
-            }
-        })
-        .map(drop)
-    }
-
-    /// `ipvs_flush`.
-    pub fn flush(&mut self) -> Result<(), Errno> {
-        self.transact(cmd::FLUSH, 0, |_| Ok(())).map(drop)
-    }
-
-    fn dest_request(&mut self, command: u8, svc: &Service, dest: &Dest) -> Result<(), Errno> {
-        self.transact(command, 0, |w| {
-            svc.encode(w, cmd_attr::SERVICE | NLA_F_NESTED)?;
-            dest.encode_request(w, cmd_attr::DEST | NLA_F_NESTED)
-        })
-        .map(drop)
-    }
-
-    /// `ipvs_add_dest`.
-    pub fn add_dest(&mut self, svc: &Service, dest: &Dest) -> Result<(), Errno> {
-        self.dest_request(cmd::NEW_DEST, svc, dest)
-    }
-
-    /// `ipvs_update_dest`.
-    pub fn update_dest(&mut self, svc: &Service, dest: &Dest) -> Result<(), Errno> {
-        self.dest_request(cmd::SET_DEST, svc, dest)
-    }
-
-    /// `ipvs_del_dest`.
-    pub fn del_dest(&mut self, svc: &Service, dest: &Dest) -> Result<(), Errno> {
-        self.dest_request(cmd::DEL_DEST, svc, dest)
-    }
-
-    /// `ipvs_set_timeout`.
-    pub fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), Errno> {
-        self.transact(cmd::SET_CONFIG, 0, |w| timeouts.encode(w))
-            .map(drop)
-    }
-
-    /// `ipvs_start_daemon`.
-    pub fn start_daemon(&mut self, daemon: &Daemon) -> Result<(), Errno> {
-        self.transact(cmd::NEW_DAEMON, 0, |w| {
-            daemon.encode_request(w, cmd_attr::DAEMON | NLA_F_NESTED)
-        })
-        .map(drop)
-    }
-
-    /// `ipvs_stop_daemon`: ipvsadm sends only `STATE`, `MCAST_IFN` and `SYNC_ID`.
-    pub fn stop_daemon(&mut self, daemon: &Daemon) -> Result<(), Errno> {
-        let only_id = Daemon {
-            state: daemon.state,
-            mcast_ifn: daemon.mcast_ifn,
-            syncid: daemon.syncid,
-            ..Daemon::default()
-        };
-        self.transact(cmd::DEL_DAEMON, 0, |w| {
-            only_id.encode_request(w, cmd_attr::DAEMON | NLA_F_NESTED)
-        })
-        .map(drop)
+    /// Carries out one change (`ipvs_add_service`, `ipvs_add_dest`, ...).
+    pub fn mutate(&mut self, m: &Mutation<'_>) -> Result<(), Errno> {
+        self.transact(m.command(), 0, |w| m.fill(w)).map(drop)
     }
 
     fn decode_service(attrs: &[u8]) -> Result<Service, Errno> {
@@ -351,7 +390,7 @@ impl Ipvs {
     /// `ipvs_get_dests`: the destinations of `svc`, their family filled in from the service's
     /// when the kernel leaves it out.
     pub fn dests(&mut self, svc: &Service) -> Result<Vec<Dest>, Errno> {
-        let replies = self.transact(cmd::GET_DEST, nlm_flag::DUMP, Self::service_nest(svc))?;
+        let replies = self.transact(cmd::GET_DEST, nlm_flag::DUMP, Self::identity_nest(svc))?;
         replies
             .iter()
             .map(|a| {
@@ -384,6 +423,61 @@ impl Ipvs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::{self, Command, Parsed};
+    use crate::names::tests::FixedNames;
+
+    /// The request rvsadm sends for a parsed command line, as main.rs builds it.
+    fn request_of(line: &str) -> Vec<u8> {
+        let args: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        let Ok(Parsed::Run(inv)) = cli::parse("ipvsadm", &args, false, &FixedNames) else {
+            panic!("{line} does not parse");
+        };
+        if inv.command == Command::List {
+            let id = crate::identity(&inv.svc);
+            return encode_request(42, 1, cmd::GET_SERVICE, 0, Ipvs::service_nest(&id)).unwrap();
+        }
+        let m = crate::mutation(&inv).expect("a change");
+        encode_request(42, 1, m.command(), 0, |w| m.fill(w)).unwrap()
+    }
+
+    /// Every request of `tests/fixtures/requests.txt`, captured from Debian's ipvsadm 1.31 (the
+    /// generic-netlink header and attributes it hands to libnl), byte for byte.
+    #[test]
+    fn requests_match_ipvsadm_bytes() {
+        let text = include_str!("../tests/fixtures/requests.txt");
+        let mut cases = 0;
+        for block in text.split("== ").skip(1) {
+            let (line, hex) = block.split_once('\n').unwrap();
+            let mut wants = hex.trim().lines();
+            let want = wants.next().unwrap_or("");
+            if let Some(dests) = wants.next() {
+                // `-L` with a service then dumps its destinations; the stub answered the lookup
+                // with an all-zero service, so that is the one named here.
+                let zero = Service::default();
+                let got =
+                    encode_request(42, 1, cmd::GET_DEST, 0, Ipvs::identity_nest(&zero)).unwrap();
+                let got: String = got[16..].iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(got, dests, "GET_DEST of ipvsadm {line}");
+            }
+            if want.is_empty() {
+                // ipvsadm refused the line before sending anything; so must rvsadm.
+                let args: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+                assert!(
+                    cli::parse("ipvsadm", &args, false, &FixedNames).is_err(),
+                    "{line}"
+                );
+                continue;
+            }
+            let got: String = request_of(line)[16..]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(got, want, "ipvsadm {line}");
+            println!("ok: ipvsadm {line} -> {} bytes", want.len() / 2);
+            cases += 1;
+        }
+        assert!(cases >= 25);
+    }
 
     #[test]
     fn messages_are_ipvsadms() {

@@ -22,7 +22,7 @@ use rvs_core::netlink::{Dest, Service, ServiceFlags};
 use rvs_core::{abi, RVS_VERSION};
 
 use cli::{Command, Failure, Format, Invocation, Parsed};
-use ctl::{FamilyChoice, Ipvs, Op};
+use ctl::{FamilyChoice, Ipvs, Mutation, Op};
 use names::SystemNames;
 
 /// The version line, in ipvsadm's shape (`ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS
@@ -289,7 +289,7 @@ impl Runner {
 
     /// Carries out one parsed command, as `process_options` does after its checks.
     fn run(&mut self, inv: &Invocation) -> Result<u8, Stop> {
-        let (op, result) = match inv.command {
+        match inv.command {
             Command::List => {
                 self.list(inv)?;
                 return Ok(0);
@@ -301,27 +301,38 @@ impl Runner {
                 return Ok(0);
             }
             Command::Restore => return self.restore(),
-            Command::Flush => (Op::Other, self.ipvs.flush()),
-            Command::AddService => (Op::AddService, self.ipvs.add_service(&inv.svc)),
-            Command::EditService => (Op::UpdateService, self.ipvs.update_service(&inv.svc)),
-            Command::DelService => (Op::DelService, self.ipvs.del_service(&inv.svc)),
-            Command::Zero => (Op::ZeroService, self.ipvs.zero(&inv.svc)),
-            Command::AddDest => (Op::AddDest, self.ipvs.add_dest(&inv.svc, &inv.dest)),
-            Command::EditDest => (Op::UpdateDest, self.ipvs.update_dest(&inv.svc, &inv.dest)),
-            Command::DelDest => (Op::DelDest, self.ipvs.del_dest(&inv.svc, &inv.dest)),
-            Command::Timeout => (Op::Other, self.ipvs.set_timeouts(&inv.timeouts)),
-            Command::StartDaemon => (Op::StartDaemon, self.ipvs.start_daemon(&inv.daemon)),
-            Command::StopDaemon => (Op::StopDaemon, self.ipvs.stop_daemon(&inv.daemon)),
+            _ => {}
+        }
+        let Some(m) = mutation(inv) else {
+            return Ok(0);
         };
-        match result {
+        match self.ipvs.mutate(&m) {
             Ok(()) => Ok(0),
             Err(e) => {
                 self.flush();
-                eprintln!("{}", ctl::strerror(op, e.0));
+                eprintln!("{}", ctl::strerror(m.op(), e.0));
                 Ok(255)
             }
         }
     }
+}
+
+/// The change a command asks of the kernel; `None` for listings and restores.
+fn mutation(inv: &Invocation) -> Option<Mutation<'_>> {
+    Some(match inv.command {
+        Command::List | Command::Save | Command::Restore => return None,
+        Command::Flush => Mutation::Flush,
+        Command::AddService => Mutation::AddService(&inv.svc),
+        Command::EditService => Mutation::UpdateService(&inv.svc),
+        Command::DelService => Mutation::DelService(&inv.svc),
+        Command::Zero => Mutation::Zero(&inv.svc),
+        Command::AddDest => Mutation::AddDest(&inv.svc, &inv.dest),
+        Command::EditDest => Mutation::UpdateDest(&inv.svc, &inv.dest),
+        Command::DelDest => Mutation::DelDest(&inv.svc, &inv.dest),
+        Command::Timeout => Mutation::SetTimeouts(&inv.timeouts),
+        Command::StartDaemon => Mutation::StartDaemon(&inv.daemon),
+        Command::StopDaemon => Mutation::StopDaemon(&inv.daemon),
+    })
 }
 
 /// Entries in listing order (services are sorted before this; destinations here), for JSON.
