@@ -130,7 +130,7 @@ fn make(name: &str, n: usize) -> Box<dyn Scheduler> {
         ),
         "maglev" => Box::new(
             Maglev::new(
-                vec![0; MAGLEV_DEFAULT_SIZE as usize],
+                vec![0; Maglev::<Vec<u32>, Vec<MaglevBuild>>::table_len(MAGLEV_DEFAULT_SIZE)],
                 vec![MaglevBuild::default(); n],
                 MAGLEV_DEFAULT_SIZE,
             )
@@ -250,7 +250,7 @@ fn maglev(c: &mut Criterion) {
     let svc = Service::default();
     let d = dests(1000);
     let mut m = Maglev::new(
-        vec![0u32; MAGLEV_DEFAULT_SIZE as usize],
+        vec![0u32; Maglev::<Vec<u32>, Vec<MaglevBuild>>::table_len(MAGLEV_DEFAULT_SIZE)],
         vec![MaglevBuild::default(); 1000],
         MAGLEV_DEFAULT_SIZE,
     )

@@ -11,7 +11,7 @@ type Table = Maglev<Vec<u32>, Vec<MaglevBuild>>;
 
 fn maglev(size: u32, max_dests: usize) -> Table {
     Maglev::new(
-        vec![0; size as usize],
+        vec![0; Table::table_len(size)],
         vec![MaglevBuild::default(); max_dests],
         size,
     )
@@ -205,5 +205,5 @@ fn ipv6_clients_and_ports_spread_over_the_table() {
 #[test]
 fn table_sizes_must_be_prime() {
     assert!(Maglev::new(vec![0; 65536], vec![MaglevBuild::default(); 1], 65536).is_err());
-    assert!(Maglev::new(vec![0; 10], vec![MaglevBuild::default(); 1], 65537).is_err());
+    assert!(Maglev::new(vec![0; 65537], vec![MaglevBuild::default(); 1], 65537).is_err());
 }

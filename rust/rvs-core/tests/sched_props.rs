@@ -212,7 +212,7 @@ proptest! {
     /// Storage too small for the list: the tree steps aside and the scan answers.
     #[test]
     fn undersized_tree_falls_back_to_the_scan(d in prop::collection::vec(dest(), 9..30), ops in prop::collection::vec(op(), 0..20)) {
-        check(Box::new(Wlc::new(tree(8))), ip_vs_wlc_schedule, d, ops, true)?;
+        check(Box::new(Wlc::new(tree(4))), ip_vs_wlc_schedule, d, ops, true)?;
     }
 
     #[test]

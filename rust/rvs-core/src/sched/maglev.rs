@@ -14,8 +14,10 @@
 //! the following slots. Flows hash by client address, plus client port under
 //! `IP_VS_SVC_F_SCHED2` (as `mh-port`).
 //!
-//! Storage is the caller's: the table (M words) and a build scratch of one [`MaglevBuild`] per
-//! destination. A build costs O(M log M) slot probes plus O(N · M · wmax / Σw) round checks.
+//! Storage is the caller's: the table ([`Maglev::table_len`] words: M slots and an M-bit
+//! occupancy bitmap, 8 KiB at M = 65537, which keeps the build's probing in L1) and a build
+//! scratch of one [`MaglevBuild`] per destination. A build costs O(M log M) slot probes plus
+//! O(N · M · wmax / Σw) round checks.
 
 use core::cmp::Ordering;
 use core::ops::DerefMut;
@@ -46,6 +48,8 @@ pub struct MaglevBuild {
     perm: u32,
     weight: u64,
     target: u64,
+    /// This round's claimers, gathered in order (an index into the scratch).
+    queue: u32,
 }
 
 /// Whether `m` is prime (trial division; tables are built off the packet path).
@@ -118,13 +122,19 @@ where
     T: DerefMut<Target = [u32]>,
     W: DerefMut<Target = [MaglevBuild]>,
 {
-    /// A scheduler with a table of `size` slots (a prime) over `table` (at least `size` words)
-    /// and a build `scratch` with one element per destination the service may have.
+    /// Words of table storage for `size` slots: the slots and the build's occupancy bitmap.
+    pub fn table_len(size: u32) -> usize {
+        size as usize + (size as usize).div_ceil(32)
+    }
+
+    /// A scheduler with a table of `size` slots (a prime) over `table` (at least
+    /// [`Maglev::table_len`] words) and a build `scratch` with one element per destination the
+    /// service may have.
     pub fn new(table: T, scratch: W, size: u32) -> Result<Self, SchedError> {
         if !is_prime(size) || size > MAGLEV_MAX_SIZE {
             return Err(SchedError::Invalid);
         }
-        if table.len() < size as usize {
+        if table.len() < Self::table_len(size) {
             return Err(SchedError::NoMemory);
         }
         let mut m = Maglev {
@@ -173,6 +183,7 @@ where
                 perm: offset,
                 weight: d.weight as u64,
                 target: 0,
+                queue: 0,
             };
             wmax = wmax.max(d.weight as u64);
             n += 1;
@@ -196,15 +207,32 @@ where
         for b in builds.iter_mut() {
             b.target = wmax;
         }
-        let table = &mut self.table;
+        let (table, bitmap) = self.table.split_at_mut(size);
+        bitmap.iter_mut().for_each(|w| *w = 0);
         let mut filled = 0usize;
         let mut k = 1u64;
         // Each round the heaviest destination claims a slot, so rounds <= M.
         while filled < size {
-            for b in builds.iter_mut() {
-                if k.saturating_mul(b.weight) < b.target {
-                    continue;
+            // Gather this round's claimers without a branch per destination: with mixed weights
+            // who claims is unpredictable, and a mispredicted branch per destination per round
+            // would dominate the build.
+            let mut q = 0usize;
+            for i in 0..builds.len() {
+                let claims = builds
+                    .get(i)
+                    .is_some_and(|b| k.saturating_mul(b.weight) >= b.target);
+                if let Some(slot) = builds.get_mut(q) {
+                    slot.queue = i as u32;
                 }
+                q += usize::from(claims);
+            }
+            for qi in 0..q {
+                let Some(i) = builds.get(qi).map(|b| b.queue as usize) else {
+                    break;
+                };
+                let Some(b) = builds.get_mut(i) else {
+                    break;
+                };
                 b.target = b.target.saturating_add(wmax);
                 // Walk this destination's permutation to its next free slot; it visits every
                 // slot (skip and M are coprime) and one is free while filled < M.
@@ -214,11 +242,16 @@ where
                     if b.perm >= m {
                         b.perm -= m;
                     }
-                    if let Some(s) = table.get_mut(slot as usize) {
-                        if *s == NONE {
+                    let Some(word) = bitmap.get_mut(slot as usize / 32) else {
+                        break;
+                    };
+                    let bit = 1u32 << (slot % 32);
+                    if *word & bit == 0 {
+                        *word |= bit;
+                        if let Some(s) = table.get_mut(slot as usize) {
                             *s = b.dest;
-                            break;
                         }
+                        break;
                     }
                 }
                 filled += 1;
