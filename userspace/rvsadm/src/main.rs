@@ -152,18 +152,20 @@ impl Runner {
         if !format.nosort {
             output::sort_services(&mut services);
         }
-        let mut entries = Vec::new();
-        for svc in services {
-            let dests = self.dests_of(&svc)?;
-            entries.push((svc, dests));
-        }
         if self.json && !format.rule {
+            let mut entries = Vec::new();
+            for svc in services {
+                let dests = self.dests_of(&svc)?;
+                entries.push((svc, dests));
+            }
             let info = self.ipvs.info;
             self.print_json(&output::list_json(Some(&info), &sorted(entries, format)));
             return Ok(());
         }
+        // Like ipvsadm, print as we go, so a failing dump leaves what came before it.
         self.out.push_str(&output::title(format));
-        for (svc, mut dests) in entries {
+        for svc in services {
+            let mut dests = self.dests_of(&svc)?;
             let mut text = String::new();
             output::service_entry(&mut text, &svc, &mut dests, format, &self.names);
             self.out.push_str(&text);
@@ -183,14 +185,14 @@ impl Runner {
             .ipvs
             .service(&identity(svc))
             .map_err(|e| self.fatal(Some(ctl::strerror(Op::GetService, e.0)), 1))?;
-        let dests = self.dests_of(&entry)?;
         if self.json {
+            let dests = self.dests_of(&entry)?;
             let entries = sorted(vec![(entry, dests)], format);
             self.print_json(&output::list_json(None, &entries));
             return Ok(());
         }
         self.out.push_str(&output::title(format));
-        let mut dests = dests;
+        let mut dests = self.dests_of(&entry)?;
         let mut text = String::new();
         output::service_entry(&mut text, &entry, &mut dests, format, &self.names);
         self.out.push_str(&text);

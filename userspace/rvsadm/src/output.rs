@@ -925,7 +925,14 @@ mod tests {
         six.timeout = 100;
         six.netmask = 64;
         six.pe_name = Some(rvs_core::netlink::Name::new(b"sip").unwrap());
-        let mut fwm6 = svc(AF_INET6, IPPROTO_TCP, [0; 16], 0, "mh", svc_flag::SCHED_MH_FALLBACK);
+        let mut fwm6 = svc(
+            AF_INET6,
+            IPPROTO_TCP,
+            [0; 16],
+            0,
+            "mh",
+            svc_flag::SCHED_MH_FALLBACK,
+        );
         fwm6.fwmark = 2;
         let sctp = svc(
             AF_INET,
@@ -939,16 +946,31 @@ mod tests {
         let tls = svc(AF_INET, IPPROTO_TCP, v4([192, 168, 1, 1]), 443, "lc", 0);
         let plain = svc(AF_INET, IPPROTO_TCP, v4([10, 0, 0, 1]), 80, "wlc", 0);
         vec![
-            (sctp, vec![dest(AF_INET, v4([10, 2, 0, 1]), 3868, conn_flag::DROUTE, 1)]),
+            (
+                sctp,
+                vec![dest(AF_INET, v4([10, 2, 0, 1]), 3868, conn_flag::DROUTE, 1)],
+            ),
             (web, vec![rs3, rs2]),
-            (fwm6, vec![dest(AF_INET6, v6("2001:db8::7"), 0, conn_flag::DROUTE, 1)]),
-            (dns, vec![dest(AF_INET, v4([10, 1, 0, 1]), 53, conn_flag::DROUTE, 1)]),
+            (
+                fwm6,
+                vec![dest(AF_INET6, v6("2001:db8::7"), 0, conn_flag::DROUTE, 1)],
+            ),
+            (
+                dns,
+                vec![dest(AF_INET, v4([10, 1, 0, 1]), 53, conn_flag::DROUTE, 1)],
+            ),
             (fwm, vec![remcsum, ipip, gre, gue]),
             (
                 six,
                 vec![
                     dest(AF_INET6, v6("2001:db8::a0a0"), 80, conn_flag::MASQ, 1),
-                    dest(AF_INET6, v6("2001:db8::1:0:0:0:9"), 8080, conn_flag::MASQ, 65535),
+                    dest(
+                        AF_INET6,
+                        v6("2001:db8::1:0:0:0:9"),
+                        8080,
+                        conn_flag::MASQ,
+                        65535,
+                    ),
                 ],
             ),
             (
@@ -1042,7 +1064,9 @@ mod tests {
         // ipvsadm sorts the services, then asks for each one's destinations in that order.
         let mut order: Vec<usize> = (0..entries.len()).collect();
         if sort {
-            glibc_msort(&mut order, &|a, b| cmp_services(&entries[*a].0, &entries[*b].0));
+            glibc_msort(&mut order, &|a, b| {
+                cmp_services(&entries[*a].0, &entries[*b].0)
+            });
         }
         for i in order {
             lines.push(dests_msgs(&entries[i].1));
@@ -1149,6 +1173,73 @@ mod tests {
         assert!(n >= 12);
     }
 
+    /// `-S` then `-R`: every saved line parses back (as `-R` reads it) to the service or
+    /// destination it was saved from, except what ipvsadm does not save (thresholds, statistics)
+    /// or saves differently (a local-node destination comes back as direct routing).
+    #[test]
+    fn save_restore_round_trip() {
+        let f = Format {
+            numeric: true,
+            rule: true,
+            ..Format::default()
+        };
+        let mut saved = String::new();
+        for (s, mut d) in scenario() {
+            service_entry(&mut saved, &s, &mut d, &f, &FixedNames);
+        }
+        let mut services = Vec::new();
+        let mut dests: Vec<(Service, Dest)> = Vec::new();
+        for line in saved.lines() {
+            let words = crate::cli::restore_words(line);
+            let Ok(crate::cli::Parsed::Run(inv)) =
+                crate::cli::parse("ipvsadm", &words, true, &FixedNames)
+            else {
+                panic!("{line} does not restore");
+            };
+            match inv.command {
+                crate::cli::Command::AddService => services.push(inv.svc),
+                crate::cli::Command::AddDest => dests.push((inv.svc, inv.dest)),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        let entries = scenario();
+        assert_eq!(services.len(), entries.len());
+        for (got, (want, want_dests)) in services.iter().zip(&entries) {
+            let same_id = |a: &Service, b: &Service| {
+                (a.af, a.protocol, a.addr, a.port, a.fwmark)
+                    == (b.af, b.protocol, b.addr, b.port, b.fwmark)
+            };
+            assert!(same_id(got, want), "{got:?}");
+            assert_eq!(got.sched_name, want.sched_name);
+            assert_eq!(got.flags.flags, want.flags.flags & !svc_flag::HASHED);
+            assert_eq!((got.timeout, got.netmask), (want.timeout, want.netmask));
+            assert_eq!(got.pe_name, want.pe_name);
+            let restored: Vec<&Dest> = dests
+                .iter()
+                .filter(|(s, _)| same_id(s, want))
+                .map(|(_, d)| d)
+                .collect();
+            assert_eq!(restored.len(), want_dests.len());
+            for w in want_dests {
+                let fwd = if w.fwd_method == conn_flag::LOCALNODE {
+                    conn_flag::DROUTE
+                } else {
+                    w.fwd_method
+                };
+                assert!(
+                    restored
+                        .iter()
+                        .any(|d| (d.af, d.addr, d.port, d.fwd_method, d.weight)
+                            == (w.af, w.addr, w.port, fwd, w.weight)
+                            && (d.tun_type, d.tun_port, d.tun_flags)
+                                == (w.tun_type, w.tun_port, w.tun_flags)),
+                    "{w:?} not restored"
+                );
+            }
+            println!("ok: {} restored", service_name(want, &f, &FixedNames));
+        }
+    }
+
     #[test]
     fn largenum_ranges() {
         let cases = [
@@ -1174,7 +1265,8 @@ mod tests {
             numeric: true,
             ..Format::default()
         };
-        let c = parse_conn("TCP 0A000002 A8CA 0A000001 0050 AC100002 1F90 ESTABLISHED     899").unwrap();
+        let c = parse_conn("TCP 0A000002 A8CA 0A000001 0050 AC100002 1F90 ESTABLISHED     899")
+            .unwrap();
         assert_eq!(
             conn_line(&c, &f, &FixedNames),
             "TCP 14:59  ESTABLISHED 10.0.0.2:43210     10.0.0.1:80        172.16.0.2:8080\n"
@@ -1209,7 +1301,9 @@ mod tests {
         let d = daemons_json(&daemons_scenario());
         assert_eq!(d["daemons"][1]["mcast_group"], "ff02::81");
         assert_eq!(timeouts_json(&Timeouts::default())["udp"], 0);
-        let c = conns_json(&[parse_conn("TCP 0A000002 A8CA 0A000001 0050 AC100002 1F90 NONE 1").unwrap()]);
+        let c = conns_json(&[
+            parse_conn("TCP 0A000002 A8CA 0A000001 0050 AC100002 1F90 NONE 1").unwrap(),
+        ]);
         assert_eq!(c["connections"][0]["client"]["port"], 43210);
     }
 }
