@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::cli::{ArgKind, Tag, OPTIONS};
+use crate::cli::{ArgKind, Command, Tag, OPTIONS};
 
 /// The shells rvsadm writes completions for.
 pub const SHELLS: [&str; 3] = ["bash", "zsh", "fish"];
@@ -15,7 +15,7 @@ fn values(tag: Tag) -> &'static [&'static str] {
             "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
             "twos",
         ],
-        Tag::Cmd(_) => &["master", "backup"],
+        Tag::Cmd(Command::StartDaemon | Command::StopDaemon) => &["master", "backup"],
         Tag::TunType => &["ipip", "gue", "gre"],
         Tag::Pe => &["sip"],
         Tag::SchedFlags => &[
@@ -100,9 +100,8 @@ fn zsh(program: &str) -> String {
     };
     let mut seen = Vec::new();
     for o in OPTIONS {
-        if seen.contains(&o.long) {
-            continue;
-        }
+        // `-l` is a second spelling of `--list`: offer it alone.
+        let long_again = seen.contains(&o.long);
         seen.push(o.long);
         let vals = values(o.tag);
         let action = match o.arg {
@@ -113,6 +112,9 @@ fn zsh(program: &str) -> String {
         };
         let help = quote(o.help);
         match o.short {
+            Some(c) if long_again => {
+                let _ = writeln!(out, "  '-{c}[{help}]{action}' \\");
+            }
             Some(c) => {
                 let _ = writeln!(
                     out,
@@ -190,6 +192,8 @@ mod tests {
                 assert!(s.contains(o.long), "{shell} lacks --{}", o.long);
             }
             assert!(s.contains("family") && s.contains("json"));
+            let add = s.lines().find(|l| l.contains("add-service")).unwrap_or("");
+            assert!(!add.contains("master"), "{shell}: {add}");
             println!("{shell}: {} lines", s.lines().count());
         }
         assert!(script("tcsh", "rvsadm").is_none());
