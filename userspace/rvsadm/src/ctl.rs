@@ -218,6 +218,20 @@ where
     Ok(buf[..len].to_vec())
 }
 
+/// The whole service, as libipvs names a service in most requests.
+fn service_nest(
+    svc: &Service,
+) -> impl FnOnce(&mut AttrWriter<'_>) -> Result<(), rvs_core::netlink::Error> + '_ {
+    move |w| svc.encode(w, cmd_attr::SERVICE | NLA_F_NESTED)
+}
+
+/// libipvs's `ipvs_get_dests` names the service by its identity alone.
+fn identity_nest(
+    svc: &Service,
+) -> impl FnOnce(&mut AttrWriter<'_>) -> Result<(), rvs_core::netlink::Error> + '_ {
+    move |w| svc.encode_id(w, cmd_attr::SERVICE | NLA_F_NESTED)
+}
+
 /// A kernel refusal or a transport failure, as a positive errno.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Errno(pub i32);
@@ -234,9 +248,28 @@ impl From<rvs_core::netlink::Error> for Errno {
     }
 }
 
+/// Where requests go and replies come from: the netlink socket, or a model of the kernel in
+/// tests.
+pub trait Transport {
+    /// Sends one request message.
+    fn send(&mut self, message: &[u8]) -> std::io::Result<()>;
+    /// Receives one datagram (one or more messages).
+    fn recv(&mut self) -> std::io::Result<Vec<u8>>;
+}
+
+impl Transport for Socket {
+    fn send(&mut self, message: &[u8]) -> std::io::Result<()> {
+        Socket::send(self, message, 0).map(drop)
+    }
+
+    fn recv(&mut self) -> std::io::Result<Vec<u8>> {
+        self.recv_from_full().map(|(data, _)| data)
+    }
+}
+
 /// An open channel to the IPVS (or RVS) family.
-pub struct Ipvs {
-    socket: Socket,
+pub struct Ipvs<T: Transport = Socket> {
+    socket: T,
     family: u16,
     name: &'static str,
     seq: u32,
@@ -247,7 +280,7 @@ pub struct Ipvs {
 /// Room for one request; the largest (a destination with its service) is under 200 bytes.
 const REQUEST_BUF: usize = 1024;
 
-impl Ipvs {
+impl Ipvs<Socket> {
     /// Opens a socket, resolves the family (`RVS` first unless told otherwise) and reads
     /// `GET_INFO`, as `ipvs_init` does. A missing family is `ENOPROTOOPT`, ipvsadm's "Protocol
     /// not available".
@@ -255,6 +288,13 @@ impl Ipvs {
         let mut socket = Socket::new(NETLINK_GENERIC)?;
         socket.bind_auto()?;
         socket.connect(&SocketAddr::new(0, 0))?;
+        Self::over(socket, choice)
+    }
+}
+
+impl<T: Transport> Ipvs<T> {
+    /// [`Ipvs::open`] over any transport.
+    pub fn over(socket: T, choice: FamilyChoice) -> Result<Self, Errno> {
         let mut ipvs = Self {
             socket,
             family: 0,
@@ -300,10 +340,10 @@ impl Ipvs {
         let mut buf = [0u8; REQUEST_BUF];
         let seq = self.next_seq();
         let len = encode_get_family(&mut buf, name.as_bytes(), seq, 0)?;
-        self.socket.send(&buf[..len], 0)?;
+        self.socket.send(&buf[..len])?;
         let mut id = None;
         loop {
-            let (data, _) = self.socket.recv_from_full()?;
+            let data = self.socket.recv()?;
             for message in Messages::new(&data) {
                 let message = message?;
                 if message.header.seq != seq {
@@ -328,11 +368,11 @@ impl Ipvs {
     {
         let seq = self.next_seq();
         let request = encode_request(self.family, seq, command, flags, fill)?;
-        self.socket.send(&request, 0)?;
+        self.socket.send(&request)?;
         let dump = flags & nlm_flag::DUMP == nlm_flag::DUMP;
         let mut replies = Vec::new();
         loop {
-            let (data, _) = self.socket.recv_from_full()?;
+            let data = self.socket.recv()?;
             for message in Messages::new(&data) {
                 let message = message?;
                 if message.header.seq != seq {
@@ -352,19 +392,6 @@ impl Ipvs {
         }
     }
 
-    fn service_nest(
-        svc: &Service,
-    ) -> impl FnOnce(&mut AttrWriter<'_>) -> Result<(), rvs_core::netlink::Error> + '_ {
-        move |w| svc.encode(w, cmd_attr::SERVICE | NLA_F_NESTED)
-    }
-
-    /// libipvs's `ipvs_get_dests` names the service by its identity alone.
-    fn identity_nest(
-        svc: &Service,
-    ) -> impl FnOnce(&mut AttrWriter<'_>) -> Result<(), rvs_core::netlink::Error> + '_ {
-        move |w| svc.encode_id(w, cmd_attr::SERVICE | NLA_F_NESTED)
-    }
-
     /// Carries out one change (`ipvs_add_service`, `ipvs_add_dest`, ...).
     pub fn mutate(&mut self, m: &Mutation<'_>) -> Result<(), Errno> {
         self.transact(m.command(), 0, |w| m.fill(w)).map(drop)
@@ -382,7 +409,7 @@ impl Ipvs {
 
     /// `ipvs_get_service`: one service by identity.
     pub fn service(&mut self, svc: &Service) -> Result<Service, Errno> {
-        let replies = self.transact(cmd::GET_SERVICE, 0, Self::service_nest(svc))?;
+        let replies = self.transact(cmd::GET_SERVICE, 0, service_nest(svc))?;
         let attrs = replies.first().ok_or(Errno(22))?;
         Self::decode_service(attrs)
     }
@@ -390,7 +417,7 @@ impl Ipvs {
     /// `ipvs_get_dests`: the destinations of `svc`, their family filled in from the service's
     /// when the kernel leaves it out.
     pub fn dests(&mut self, svc: &Service) -> Result<Vec<Dest>, Errno> {
-        let replies = self.transact(cmd::GET_DEST, nlm_flag::DUMP, Self::identity_nest(svc))?;
+        let replies = self.transact(cmd::GET_DEST, nlm_flag::DUMP, identity_nest(svc))?;
         replies
             .iter()
             .map(|a| {
@@ -423,7 +450,7 @@ impl Ipvs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{self, Command, Parsed};
+    use crate::cli::{self, Command, Invocation, Parsed};
     use crate::names::tests::FixedNames;
 
     /// The request rvsadm sends for a parsed command line, as main.rs builds it.
@@ -434,7 +461,7 @@ mod tests {
         };
         if inv.command == Command::List {
             let id = crate::identity(&inv.svc);
-            return encode_request(42, 1, cmd::GET_SERVICE, 0, Ipvs::service_nest(&id)).unwrap();
+            return encode_request(42, 1, cmd::GET_SERVICE, 0, service_nest(&id)).unwrap();
         }
         let m = crate::mutation(&inv).expect("a change");
         encode_request(42, 1, m.command(), 0, |w| m.fill(w)).unwrap()
@@ -454,8 +481,7 @@ mod tests {
                 // `-L` with a service then dumps its destinations; the stub answered the lookup
                 // with an all-zero service, so that is the one named here.
                 let zero = Service::default();
-                let got =
-                    encode_request(42, 1, cmd::GET_DEST, 0, Ipvs::identity_nest(&zero)).unwrap();
+                let got = encode_request(42, 1, cmd::GET_DEST, 0, identity_nest(&zero)).unwrap();
                 let got: String = got[16..].iter().map(|b| format!("{b:02x}")).collect();
                 assert_eq!(got, dests, "GET_DEST of ipvsadm {line}");
             }
@@ -477,6 +503,222 @@ mod tests {
             cases += 1;
         }
         assert!(cases >= 25);
+    }
+
+    /// A model of the kernel side: the controller knows only `IPVS`; IPVS keeps services and
+    /// destinations in a list, answers dumps one message per datagram (so replies span many
+    /// receives) and refuses like ip_vs (EEXIST, ESRCH, EPERM for the marked port).
+    struct ModelKernel {
+        services: Vec<(Service, Vec<Dest>)>,
+        pending: std::collections::VecDeque<Vec<u8>>,
+    }
+
+    const FAMILY: u16 = 0x22;
+
+    impl ModelKernel {
+        fn new() -> Self {
+            Self {
+                services: Vec::new(),
+                pending: Default::default(),
+            }
+        }
+
+        fn reply<F>(&mut self, seq: u32, command: u8, multi: bool, fill: F)
+        where
+            F: FnOnce(&mut AttrWriter<'_>) -> Result<(), rvs_core::netlink::Error>,
+        {
+            let mut buf = [0u8; 2048];
+            let header = rvs_core::netlink::NlMsgHdr {
+                kind: FAMILY,
+                flags: if multi { nlm_flag::MULTI } else { 0 },
+                seq,
+                ..Default::default()
+            };
+            let genl = rvs_core::netlink::GenlMsgHdr {
+                cmd: command,
+                version: 1,
+                reserved: 0,
+            };
+            let mut w = GenlWriter::new(&mut buf, header, genl).unwrap();
+            fill(w.attrs()).unwrap();
+            let len = w.finish().unwrap();
+            self.pending.push_back(buf[..len].to_vec());
+        }
+
+        fn ack(&mut self, request: &[u8], errno: i32) {
+            let mut buf = vec![0u8; 4096];
+            let len = rvs_core::netlink::msg::write_ack(&mut buf, request, errno).unwrap();
+            buf.truncate(len);
+            self.pending.push_back(buf);
+        }
+
+        fn done(&mut self, seq: u32) {
+            let mut buf = vec![0u8; 64];
+            let len = rvs_core::netlink::msg::write_done(&mut buf, seq, 0).unwrap();
+            buf.truncate(len);
+            self.pending.push_back(buf);
+        }
+
+        fn find(&self, id: &Service) -> Option<usize> {
+            self.services.iter().position(|(s, _)| {
+                (s.af, s.protocol, s.addr, s.port, s.fwmark)
+                    == (id.af, id.protocol, id.addr, id.port, id.fwmark)
+            })
+        }
+
+        fn handle(&mut self, request: &[u8]) {
+            let header = rvs_core::netlink::NlMsgHdr::parse(request).unwrap();
+            let seq = header.seq;
+            if header.kind == rvs_core::netlink::msg::ctrl::GENL_ID_CTRL {
+                let attrs = &request[20..];
+                let name = rvs_core::netlink::Attrs::new(attrs)
+                    .find(|a| a.kind() == rvs_core::netlink::msg::ctrl::ATTR_FAMILY_NAME)
+                    .unwrap();
+                if name.c_str() == b"IPVS" {
+                    let family = Family {
+                        id: FAMILY,
+                        version: 1,
+                        ..Family::default()
+                    };
+                    self.reply(seq, 1, false, |w| family.encode(w, b"IPVS"));
+                    self.ack(request, 0);
+                } else {
+                    self.ack(request, 2);
+                }
+                return;
+            }
+            let req = rvs_core::netlink::Request::parse(request).unwrap();
+            let attrs = req.cmd_attrs().unwrap();
+            let errno = match req.genl.cmd {
+                cmd::GET_INFO => {
+                    self.reply(seq, cmd::SET_INFO, false, |w| Info::IPVS.encode(w));
+                    0
+                }
+                cmd::NEW_SERVICE => {
+                    let svc = attrs.service(ServiceParse::Full).unwrap();
+                    if svc.port == 666 {
+                        -1
+                    } else if self.find(&svc).is_some() {
+                        -17
+                    } else {
+                        self.services.push((svc, Vec::new()));
+                        0
+                    }
+                }
+                cmd::DEL_SERVICE => {
+                    match self.find(&attrs.service(ServiceParse::Identity).unwrap()) {
+                        Some(i) => {
+                            self.services.remove(i);
+                            0
+                        }
+                        None => -3,
+                    }
+                }
+                cmd::NEW_DEST => {
+                    let id = attrs.service(ServiceParse::Identity).unwrap();
+                    let dest = attrs.dest(DestParse::Full).unwrap();
+                    match self.find(&id) {
+                        Some(i) => {
+                            self.services[i].1.insert(0, dest);
+                            0
+                        }
+                        None => -3,
+                    }
+                }
+                cmd::GET_SERVICE if req.is_dump() => {
+                    for (svc, _) in self.services.clone() {
+                        self.reply(seq, cmd::NEW_SERVICE, true, |w| {
+                            svc.encode(w, cmd_attr::SERVICE)
+                        });
+                    }
+                    self.done(seq);
+                    return;
+                }
+                cmd::GET_DEST => {
+                    let id = attrs.service(ServiceParse::Identity).unwrap();
+                    let dests = self.find(&id).map(|i| self.services[i].1.clone());
+                    for d in dests.unwrap_or_default() {
+                        self.reply(seq, cmd::NEW_DEST, true, |w| {
+                            d.encode_reply(w, cmd_attr::DEST)
+                        });
+                    }
+                    self.done(seq);
+                    return;
+                }
+                _ => -95,
+            };
+            // write_ack takes the positive errno.
+            self.ack(request, -errno);
+        }
+    }
+
+    impl Transport for ModelKernel {
+        fn send(&mut self, message: &[u8]) -> std::io::Result<()> {
+            self.handle(message);
+            Ok(())
+        }
+
+        fn recv(&mut self) -> std::io::Result<Vec<u8>> {
+            self.pending
+                .pop_front()
+                .ok_or_else(|| std::io::Error::from_raw_os_error(11))
+        }
+    }
+
+    fn words(line: &str) -> Invocation {
+        let args: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        match cli::parse("ipvsadm", &args, false, &FixedNames) {
+            Ok(Parsed::Run(inv)) => *inv,
+            _ => panic!("{line}"),
+        }
+    }
+
+    #[test]
+    fn talks_to_a_model_kernel() {
+        let mut ipvs = Ipvs::over(ModelKernel::new(), FamilyChoice::Auto).unwrap();
+        assert_eq!(ipvs.family_name(), "IPVS", "RVS is absent, so IPVS is used");
+        assert_eq!(ipvs.info, Info::IPVS);
+        assert_eq!(
+            Ipvs::over(ModelKernel::new(), FamilyChoice::Rvs).err(),
+            Some(Errno(92))
+        );
+        let add = words("-A -t 10.0.0.1:80 -s rr");
+        ipvs.mutate(&Mutation::AddService(&add.svc)).unwrap();
+        let again = ipvs.mutate(&Mutation::AddService(&add.svc)).unwrap_err();
+        assert_eq!(strerror(Op::AddService, again.0), "Service already exists");
+        let udp = words("-A -u 10.0.0.2:53 -s sh -p 30");
+        ipvs.mutate(&Mutation::AddService(&udp.svc)).unwrap();
+        for rs in ["10.1.0.1", "10.1.0.2", "10.1.0.3"] {
+            let a = words(&format!("-a -t 10.0.0.1:80 -r {rs}:8080 -m -w 3"));
+            ipvs.mutate(&Mutation::AddDest(&a.svc, &a.dest)).unwrap();
+        }
+        let missing = words("-a -t 10.9.9.9:80 -r 10.1.0.1");
+        let e = ipvs
+            .mutate(&Mutation::AddDest(&missing.svc, &missing.dest))
+            .unwrap_err();
+        assert_eq!(strerror(Op::AddDest, e.0), "Service not defined");
+        let denied = words("-A -t 10.0.0.1:666");
+        let e = ipvs.mutate(&Mutation::AddService(&denied.svc)).unwrap_err();
+        assert_eq!(
+            strerror(Op::AddService, e.0),
+            "Permission denied (you must be root)"
+        );
+
+        let services = ipvs.services().unwrap();
+        assert_eq!(services.len(), 2);
+        assert_eq!(services[1].sched_name.as_str(), Some("sh"));
+        assert_eq!(services[1].timeout, 30);
+        let dests = ipvs.dests(&services[0]).unwrap();
+        assert_eq!(dests.len(), 3);
+        assert!(dests.iter().all(|d| d.weight == 3 && d.port == 8080));
+        assert_eq!(dests[0].af, abi::AF_INET);
+
+        let del = words("-D -u 10.0.0.2:53");
+        ipvs.mutate(&Mutation::DelService(&del.svc)).unwrap();
+        let e = ipvs.mutate(&Mutation::DelService(&del.svc)).unwrap_err();
+        assert_eq!(strerror(Op::DelService, e.0), "No such service");
+        assert_eq!(ipvs.services().unwrap().len(), 1);
+        println!("model kernel: add, duplicate, dests, dumps, delete, EPERM all as ip_vs answers");
     }
 
     #[test]
