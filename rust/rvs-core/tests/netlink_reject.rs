@@ -993,3 +993,97 @@ fn writers_report_a_full_buffer() {
         Some(Error::MessageSize)
     );
 }
+
+/// What the running kernel's `lib/nlattr.c` answered for `CTRL_CMD_GETFAMILY`, a doit validated
+/// liberally (`GENL_DONT_VALIDATE_STRICT`, like every IPVS op) against
+/// `{ [FAMILY_ID] = NLA_U16, [FAMILY_NAME] = NLA_NUL_STRING len 15 }`: the same two policy kinds
+/// as IPVS's `AF`/`PORT` and `SCHED_NAME`/`MCAST_IFN`. Recorded on Linux 6.18 from a raw
+/// `NETLINK_GENERIC` socket: 22 = EINVAL and 34 = ERANGE come from validation, 2 = ENOENT means
+/// the attributes passed and the family lookup failed.
+#[cfg(target_endian = "little")]
+const KERNEL_ORACLE: &[(&str, &str, i32)] = &[
+    ("name empty payload", "04000200", 22),
+    ("name only NUL", "0500020000000000", 2),
+    ("name without NUL", "0d0002006e6f7375636866616d000000", 22),
+    ("name with NUL", "0e0002006e6f7375636866616d000000", 2),
+    (
+        "name NUL then garbage",
+        "150002006e6f7375636866616d0067617262616765000000",
+        34,
+    ),
+    (
+        "name 15 chars + NUL",
+        "1400020078787878787878787878787878787800",
+        2,
+    ),
+    (
+        "name 16 chars + NUL",
+        "150002007878787878787878787878787878787800000000",
+        22,
+    ),
+    (
+        "name 15 chars no NUL",
+        "1300020078787878787878787878787878787800",
+        22,
+    ),
+    (
+        "name 3 chars NUL 20 more",
+        "1c000200616263007878787878787878787878787878787878787878",
+        34,
+    ),
+    (
+        "name 15 chars + 2 NUL",
+        "150002007878787878787878787878787878780000000000",
+        34,
+    ),
+    (
+        "name 14 chars + 2 NUL",
+        "1400020078787878787878787878787878780000",
+        2,
+    ),
+    ("id 0 bytes", "04000100", 34),
+    ("id 1 byte", "0500010010000000", 34),
+    ("id 2 bytes unknown", "06000100ff030000", 2),
+    ("id 4 bytes unknown", "08000100ff030000", 2),
+    ("id with NLA_F_NESTED", "06000180ff030000", 2),
+    ("id with NLA_F_NET_BYTEORDER", "06000140ff030000", 2),
+    (
+        "unknown type 9 then id",
+        "050009000100000006000100ff030000",
+        2,
+    ),
+    ("id then 3 trailing bytes", "06000100ff030000010203", 2),
+    (
+        "short id then valid id (last wins)",
+        "050001001000000006000100ff030000",
+        34,
+    ),
+    (
+        "valid id then bad length attr",
+        "06000100ff03000028000100",
+        2,
+    ),
+];
+
+#[test]
+#[cfg(target_endian = "little")]
+fn liberal_validation_matches_the_running_kernel() {
+    use rvs_core::netlink::{AttrTable, Policy};
+    let policy = [
+        Policy::Unspec { min_len: 0 },
+        Policy::U16,
+        Policy::NulString { max_len: 15 },
+    ];
+    for (name, hex, errno) in KERNEL_ORACLE {
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let got = AttrTable::parse(&bytes, &policy)
+            .map(|_| ())
+            .map_err(|e| e.errno());
+        let want = if *errno == 2 { Ok(()) } else { Err(*errno) };
+        assert_eq!(got, want, "{name}");
+        println!("kernel oracle {name}: {want:?}");
+    }
+}
