@@ -5,8 +5,10 @@
 //! `LD_PRELOAD` stubs for `genl_ctrl_resolve` (family id 0x1c), `nl_recvmsgs_default` and
 //! `sendmsg` (hex dump of each message); the controller exchanges were recorded from the running
 //! kernel (strace of ipvsadm, and a raw `NETLINK_GENERIC` socket). Sequence numbers and port ids
-//! are the capture's; every other byte is built by the codec and must match. Netlink is
-//! host-endian, so these little-endian captures only run on little-endian hosts.
+//! are the capture's; every other byte is built by the codec and must match. In the other
+//! direction, the reply bytes of `replies_that_ipvsadm_lists` were fed to the same ipvsadm by a
+//! stub playing the kernel, and it listed them correctly. Netlink is host-endian, so these
+//! little-endian captures only run on little-endian hosts.
 #![cfg(target_endian = "little")]
 
 use rvs_core::abi::{self, cmd, cmd_attr, conn_flag, daemon_state, svc_flag, tunnel_type};
@@ -543,3 +545,229 @@ fn dump_of_services_as_the_kernel_frames_it() {
     assert_eq!(seen, vec![svc, other]);
     println!("dump: {} services then NLMSG_DONE", seen.len());
 }
+
+/// Replies built by the codec as the module sends them for `ipvsadm -L -n`, `--timeout`,
+/// `--daemon` and `GET_INFO` (sequence numbers and port ids 0). Fed to the real ipvsadm 1.31 by
+/// an `LD_PRELOAD` stub playing the kernel (it answers each request with these bytes, patching
+/// `nlmsg_seq`/`nlmsg_pid`), ipvsadm printed:
+///
+/// ```text
+/// IP Virtual Server version 1.2.1 (size=4096)
+/// Prot LocalAddress:Port Scheduler Flags
+///   -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+/// TCP  10.0.0.1:80 rr
+///   -> 192.168.1.2:8080             Masq    2      3          4
+///   -> 192.168.1.3:8080             Route   1      5          6
+/// FWM  42 wlc persistent 300 mask 255.255.255.0
+///   ...
+/// Timeout (tcp tcpfin udp): 900 120 300
+/// master sync daemon (mcast=eth0, syncid=5, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
+/// ```
+///
+/// and `--stats`/`--rate` showed 12 345 300 45678 123456 / 1 7 6 900 2400 on every line. So
+/// these bytes are known-good for ipvsadm; a change to the reply encoders must keep them.
+#[test]
+fn replies_that_ipvsadm_lists() {
+    use rvs_core::netlink::ipvs::netmask_v4;
+    use rvs_core::netlink::{Info, Stats};
+
+    fn genl(buf: &mut Vec<u8>, flags: u16, command: u8, fill: impl FnOnce(&mut AttrWriter<'_>)) {
+        let mut tmp = [0u8; 1024];
+        let h = NlMsgHdr {
+            len: 0,
+            kind: FAMILY,
+            flags,
+            seq: 0,
+            pid: 0,
+        };
+        let g = msg::GenlMsgHdr {
+            cmd: command,
+            version: abi::IPVS_GENL_VERSION,
+            reserved: 0,
+        };
+        let mut w = GenlWriter::new(&mut tmp, h, g).unwrap();
+        fill(w.attrs());
+        let n = w.finish().unwrap();
+        buf.extend_from_slice(&tmp[..n]);
+    }
+    fn ack(buf: &mut Vec<u8>) {
+        let mut req = NlMsgHdr {
+            len: 20,
+            kind: FAMILY,
+            flags: 5,
+            seq: 0,
+            pid: 0,
+        }
+        .to_bytes()
+        .to_vec();
+        req.extend_from_slice(&[0; 4]);
+        let mut tmp = [0u8; 64];
+        let n = msg::write_ack(&mut tmp, &req, 0).unwrap();
+        buf.extend_from_slice(&tmp[..n]);
+    }
+    fn done(buf: &mut Vec<u8>) {
+        let mut tmp = [0u8; 32];
+        let n = msg::write_done(&mut tmp, 0, 0).unwrap();
+        buf.extend_from_slice(&tmp[..n]);
+    }
+
+    let stats = Stats {
+        conns: 12,
+        inpkts: 345,
+        outpkts: 300,
+        inbytes: 45678,
+        outbytes: 123456,
+        cps: 1,
+        inpps: 7,
+        outpps: 6,
+        inbps: 900,
+        outbps: 2400,
+    };
+    let web = Service {
+        flags: ServiceFlags::all(svc_flag::HASHED),
+        stats: Some(stats),
+        stats64: Some(stats),
+        ..vip_tcp_80("rr")
+    };
+    let fw = Service {
+        af: abi::AF_INET,
+        protocol: abi::IPPROTO_TCP,
+        fwmark: 42,
+        sched_name: sched("wlc"),
+        flags: ServiceFlags::all(svc_flag::HASHED | svc_flag::PERSISTENT),
+        timeout: 300,
+        netmask: netmask_v4(24),
+        stats: Some(stats),
+        stats64: Some(stats),
+        ..Service::default()
+    };
+    let masq = Dest {
+        addr: v4(192, 168, 1, 2),
+        port: 8080,
+        af: abi::AF_INET,
+        weight: 2,
+        active_conns: 3,
+        inact_conns: 4,
+        stats: Some(stats),
+        stats64: Some(stats),
+        ..Dest::default()
+    };
+    let route = Dest {
+        addr: v4(192, 168, 1, 3),
+        port: 8080,
+        af: abi::AF_INET,
+        fwd_method: conn_flag::DROUTE,
+        weight: 1,
+        u_threshold: 100,
+        l_threshold: 10,
+        active_conns: 5,
+        inact_conns: 6,
+        stats: Some(stats),
+        stats64: Some(stats),
+        ..Dest::default()
+    };
+    let daemon = Daemon {
+        state: daemon_state::MASTER,
+        mcast_ifn: IfName::new(b"eth0").unwrap(),
+        syncid: 5,
+        sync_maxlen: 1472,
+        mcast_group: McastGroup::V4([224, 0, 0, 81]),
+        mcast_port: 8848,
+        mcast_ttl: 1,
+    };
+
+    let mut info = Vec::new();
+    genl(&mut info, 0, cmd::SET_INFO, |w| {
+        Info::IPVS.encode(w).unwrap()
+    });
+    ack(&mut info);
+    let mut services = Vec::new();
+    for s in [&web, &fw] {
+        genl(&mut services, nlm_flag::MULTI, cmd::NEW_SERVICE, |w| {
+            s.encode(w, cmd_attr::SERVICE).unwrap()
+        });
+    }
+    done(&mut services);
+    let mut dests = Vec::new();
+    for d in [&masq, &route] {
+        genl(&mut dests, nlm_flag::MULTI, cmd::NEW_DEST, |w| {
+            d.encode_reply(w, cmd_attr::DEST).unwrap()
+        });
+    }
+    done(&mut dests);
+    let mut config = Vec::new();
+    let t = Timeouts {
+        tcp: Some(900),
+        tcp_fin: Some(120),
+        udp: Some(300),
+    };
+    genl(&mut config, 0, cmd::SET_CONFIG, |w| t.encode(w).unwrap());
+    ack(&mut config);
+    let mut daemons = Vec::new();
+    genl(&mut daemons, nlm_flag::MULTI, cmd::NEW_DAEMON, |w| {
+        daemon.encode_reply(w, cmd_attr::DAEMON).unwrap()
+    });
+    done(&mut daemons);
+
+    for (name, got, want) in [
+        ("GET_INFO reply", info, INFO_REPLY),
+        ("GET_SERVICE dump", services, SERVICE_DUMP),
+        ("GET_DEST dump", dests, DEST_DUMP),
+        ("GET_CONFIG reply", config, CONFIG_REPLY),
+        ("GET_DAEMON dump", daemons, DAEMON_DUMP),
+    ] {
+        assert_eq!(hex_of(&got), want, "{name}");
+        println!(
+            "reply {name}: {} bytes, as ipvsadm 1.31 listed them",
+            got.len()
+        );
+    }
+}
+
+const INFO_REPLY: &str = concat!(
+        "240000001c00000000000000000000000e01000008000100010201000800020000100000240000000200000100000000",
+        "0000000000000000140000001c0005000000000000000000",
+    );
+const SERVICE_DUMP: &str = concat!(
+        "400100001c0002000000000000000000010100002c01010006000100020000000600020006000000140003000a000001",
+        "000000000000000000000000060004000050000007000600727200000c00070002000000ffffffff0800080000000000",
+        "08000900ffffffff5c000a00080001000c0000000800020059010000080003002c0100000c0004006eb2000000000000",
+        "0c00050040e2010000000000080006000100000008000700070000000800080006000000080009008403000008000a00",
+        "600900007c000c000c0001000c000000000000000c00020059010000000000000c0003002c010000000000000c000400",
+        "6eb20000000000000c00050040e20100000000000c00060001000000000000000c00070007000000000000000c000800",
+        "06000000000000000c00090084030000000000000c000a006009000000000000240100001c0002000000000000000000",
+        "01010000100101000600010002000000080005002a00000008000600776c63000c00070003000000ffffffff08000800",
+        "2c01000008000900ffffff005c000a00080001000c0000000800020059010000080003002c0100000c0004006eb20000",
+        "000000000c00050040e20100000000000800060001000000080007000700000008000800060000000800090084030000",
+        "08000a00600900007c000c000c0001000c000000000000000c00020059010000000000000c0003002c01000000000000",
+        "0c0004006eb20000000000000c00050040e20100000000000c00060001000000000000000c0007000700000000000000",
+        "0c00080006000000000000000c00090084030000000000000c000a006009000000000000140000000300020000000000",
+        "0000000000000000",
+    );
+const DEST_DUMP: &str = concat!(
+        "640100001c0002000000000000000000050100005001020014000100c0a8010200000000000000000000000006000200",
+        "1f9000000800030000000000080004000200000005000d000000000006000e000000000006000f000000000008000500",
+        "00000000080006000000000008000700030000000800080004000000080009000000000006000b00020000005c000a00",
+        "080001000c0000000800020059010000080003002c0100000c0004006eb20000000000000c00050040e2010000000000",
+        "080006000100000008000700070000000800080006000000080009008403000008000a00600900007c000c000c000100",
+        "0c000000000000000c00020059010000000000000c0003002c010000000000000c0004006eb20000000000000c000500",
+        "40e20100000000000c00060001000000000000000c00070007000000000000000c00080006000000000000000c000900",
+        "84030000000000000c000a006009000000000000640100001c0002000000000000000000050100005001020014000100",
+        "c0a80103000000000000000000000000060002001f9000000800030003000000080004000100000005000d0000000000",
+        "06000e000000000006000f00000000000800050064000000080006000a00000008000700050000000800080006000000",
+        "080009000000000006000b00020000005c000a00080001000c0000000800020059010000080003002c0100000c000400",
+        "6eb20000000000000c00050040e201000000000008000600010000000800070007000000080008000600000008000900",
+        "8403000008000a00600900007c000c000c0001000c000000000000000c00020059010000000000000c0003002c010000",
+        "000000000c0004006eb20000000000000c00050040e20100000000000c00060001000000000000000c00070007000000",
+        "000000000c00080006000000000000000c00090084030000000000000c000a0060090000000000001400000003000200",
+        "000000000000000000000000",
+    );
+const CONFIG_REPLY: &str = concat!(
+        "2c0000001c00000000000000000000000c01000008000400840300000800050078000000080006002c01000024000000",
+        "02000001000000000000000000000000140000001c0005000000000000000000",
+    );
+const DAEMON_DUMP: &str = concat!(
+        "540000001c00020000000000000000000901000040000300080001000100000009000200657468300000000008000300",
+        "0500000006000400c00500000600070090220000050008000100000008000500e0000051140000000300020000000000",
+        "0000000000000000",
+    );
