@@ -1087,3 +1087,40 @@ fn liberal_validation_matches_the_running_kernel() {
         println!("kernel oracle {name}: {want:?}");
     }
 }
+
+#[test]
+fn service_value_checks_of_add_and_edit() {
+    let svc = Service::decode(&service_nest(&[]), ServiceParse::Full).unwrap();
+    let v6 = |netmask| Service {
+        af: abi::AF_INET6,
+        netmask,
+        ..svc
+    };
+    for (name, s, want) in [
+        ("IPv4 any netmask", Service { netmask: 0, ..svc }, Ok(())),
+        ("IPv6 prefix 0", v6(0), Err(Error::Invalid)),
+        ("IPv6 prefix 1", v6(1), Ok(())),
+        ("IPv6 prefix 128", v6(128), Ok(())),
+        ("IPv6 prefix 129", v6(129), Err(Error::Invalid)),
+        ("IPv6 IPv4-style mask", v6(u32::MAX), Err(Error::Invalid)),
+    ] {
+        assert_eq!(s.check_netmask(), want, "{name}");
+        println!("service netmask {name}: {want:?}");
+    }
+    assert!(!svc.has_no_scheduler());
+    let none = Service::decode(
+        &service_nest(&[(
+            svc_attr::SCHED_NAME,
+            Some(attr(svc_attr::SCHED_NAME, b"none\0")),
+        )]),
+        ServiceParse::Full,
+    )
+    .unwrap();
+    assert!(none.has_no_scheduler());
+    assert!(!none.wants_pe());
+    let empty_pe = Service {
+        pe_name: Some(Name::empty()),
+        ..svc
+    };
+    assert!(!empty_pe.wants_pe(), "an empty PE_NAME means no PE");
+}

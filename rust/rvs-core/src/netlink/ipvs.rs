@@ -486,6 +486,27 @@ impl Service {
         Ok(svc)
     }
 
+    /// Whether the service asks for no scheduler (`"none"`, which `ip_vs_add_service` and
+    /// `ip_vs_edit_service` do not look up).
+    pub fn has_no_scheduler(&self) -> bool {
+        self.sched_name.as_bytes() == b"none"
+    }
+
+    /// Whether a persistence engine is asked for (`PE_NAME` present and not empty).
+    pub fn wants_pe(&self) -> bool {
+        self.pe_name.is_some_and(|pe| !pe.is_empty())
+    }
+
+    /// The netmask check of `ip_vs_add_service`/`ip_vs_edit_service`: an IPv6 service's prefix
+    /// length must be 1..=128 (`-EINVAL`). The kernel runs it after looking up the scheduler and
+    /// the persistence engine (`-ENOENT`), so the module should too.
+    pub fn check_netmask(&self) -> Result<(), Error> {
+        if self.af == abi::AF_INET6 && !(1..=128).contains(&self.netmask) {
+            return Err(Error::Invalid);
+        }
+        Ok(())
+    }
+
     fn encode_identity(&self, w: &mut AttrWriter<'_>) -> Result<(), Error> {
         w.put_u16(svc_attr::AF, self.af)?;
         if self.fwmark != 0 {
