@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs inside the VM (make vm CMD=tests/qemu/capture-samples.sh): provokes each kernel report with
-# the rvs_faults fixture and saves the real kernel log to tests/qemu/samples/, where the log
-# scanner's unit tests read them. The samples are committed; rerun this when the kernel changes.
+# Runs inside the VM: provokes each kernel report with
+# the rvs_faults fixture and saves the real kernel log to the VM's shared directory, from which
+# the host copies them to tests/qemu/samples/, where the log scanner's unit tests read them. The
+# samples are committed; to refresh them after a kernel change:
+#   tests/qemu/vm.sh --out /tmp/capture -- tests/qemu/capture-samples.sh &&
+#     cp /tmp/capture/samples/*.log tests/qemu/samples/
 set -u
 cd "$(dirname "$0")"
 ko=./faults/rvs_faults.ko
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
-out=${RVS_SAMPLES_OUT:-samples}
+out=${RVS_VM_OUT:?run through vm.sh}/samples
 mkdir -p "$out"
 
 capture() {

@@ -4,6 +4,8 @@
 out=$1
 shift
 echo booted >"$out/booted"
+# The host's filesystem is read-only in the VM; this shared directory is writable.
+export RVS_VM_OUT=$out
 "$@" >>"$out/output.log" 2>&1
 echo $? >"$out/status"
 sync

@@ -11,7 +11,8 @@
 
 #![no_std]
 #![forbid(unsafe_code)]
-#![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+// missing_docs, unreachable_pub and rust_2018_idioms are set in Cargo.toml ([lints]), not here:
+// inside the module this file is a private `mod`, where `unreachable_pub` would flag every item.
 // Indexing, unwrap and panics are oopses in the kernel: use get(), checked or wrapping arithmetic.
 #![cfg_attr(
     not(test),
@@ -28,9 +29,21 @@
 extern crate std;
 
 pub mod abi;
-pub mod hash;
-pub mod sched;
 pub mod est;
+pub mod hash;
 pub mod netlink;
 pub mod packet;
 pub mod proto;
+pub mod sched;
+
+/// The version of rvs (the module announces it on load; rvsadm prints it). Cargo's version of
+/// this crate must agree, which a test checks, since the kernel build has no Cargo to ask.
+pub const RVS_VERSION: &str = "0.1.0";
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn rvs_version_matches_cargo() {
+        assert_eq!(super::RVS_VERSION, env!("CARGO_PKG_VERSION"));
+    }
+}

@@ -59,7 +59,7 @@ impl Policy {
     pub(crate) fn ipvs_cmd() -> Self {
         Self {
             table: core::ptr::addr_of!(bindings::rvs_cmd_policy).cast(),
-            maxattr: bindings::IPVS_CMD_ATTR_MAX,
+            maxattr: bindings::RVS_CMD_ATTR_MAX,
         }
     }
 }

@@ -20,5 +20,6 @@ extern const struct nla_policy rvs_cmd_policy[IPVS_CMD_ATTR_MAX + 1];
 /* Macros bindgen cannot evaluate, as constants. */
 static const size_t RVS_NLMSG_DEFAULT_SIZE = NLMSG_DEFAULT_SIZE;
 static const gfp_t RVS_GFP_KERNEL = GFP_KERNEL;
+static const unsigned int RVS_CMD_ATTR_MAX = IPVS_CMD_ATTR_MAX;
 
 #endif /* RVS_SHIM_H */

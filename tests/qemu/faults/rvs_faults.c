@@ -9,8 +9,8 @@
  *   insmod rvs_faults.ko fault=leak     an unreferenced allocation kmemleak reports after a scan
  *   insmod rvs_faults.ko fault=sleep    a sleeping call in atomic context (DEBUG_ATOMIC_SLEEP)
  */
-#include <linux/delay.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -21,6 +21,7 @@ MODULE_PARM_DESC(fault, "warn, oops, lockdep, leak or sleep");
 
 static DEFINE_SPINLOCK(lock_a);
 static DEFINE_SPINLOCK(lock_b);
+static DEFINE_MUTEX(mutex);
 static void *leaked;
 static int *volatile null_ptr;
 
@@ -44,8 +45,10 @@ static int __init rvs_faults_init(void)
 		/* Forget the only reference, so kmemleak finds the object unreferenced. */
 		leaked = NULL;
 	} else if (!strcmp(fault, "sleep")) {
+		/* mutex_lock() may sleep: DEBUG_ATOMIC_SLEEP reports it under a spinlock. */
 		spin_lock(&lock_a);
-		msleep(1);
+		mutex_lock(&mutex);
+		mutex_unlock(&mutex);
 		spin_unlock(&lock_a);
 	}
 	return 0;
