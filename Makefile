@@ -49,8 +49,9 @@ demo: all
 
 test: all test-host fuzz-smoke test-vm
 
-test-host: deps
-	$(CARGO) test --workspace -q
+# The protocol-table tests read ip_vs's C source from our kernel tree.
+test-host: kernel
+	RVS_KERNEL_SRC=$$(scripts/kernel.sh kdir $(KVARIANT)) $(CARGO) test --workspace -q
 	python3 -m unittest discover -s tests/qemu -p 'test_*.py'
 
 fuzz-smoke: deps

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-stamp_dir=${RVS_CACHE:-/var/cache/rvs}
+stamp_dir=${RVS_CACHE:-/var/lib/rvs}
 stamp="$stamp_dir/deps.stamp"
 want=$(sha256sum "$here/deps.sh" | cut -c1-16)
 

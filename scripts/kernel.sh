@@ -5,13 +5,14 @@
 #   scripts/kernel.sh build [test|bench]   build if the cache has no such kernel; print its directory
 #   scripts/kernel.sh kdir  [test|bench]   print the directory the kernel lives (or will live) in
 #
-# The tree lives outside the repository, in $RVS_CACHE (default /var/cache/rvs), keyed by kernel
+# The tree lives outside the repository, in $RVS_CACHE (default /var/lib/rvs; not /var/cache,
+# which virtme-ng hides behind a tmpfs in the guest, where the modules must be found), keyed by kernel
 # version + configuration fragments + virtme-ng version + rustc, bindgen and clang versions, so a
 # fresh clone reuses it and a second run is a no-op.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${RVS_CACHE:-/var/cache/rvs}
+cache=${RVS_CACHE:-/var/lib/rvs}
 cmd=${1:-kdir}
 variant=${2:-test}
 tarball=/usr/src/linux-source-6.12.tar.xz

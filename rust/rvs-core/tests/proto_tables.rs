@@ -1,5 +1,6 @@
 //! The protocol tables checked against IPVS itself: when the kernel source is at hand
-//! (`RVS_KERNEL_SRC`, else the cached build tree under /var/cache/rvs/kernel), the transition,
+//! (`RVS_KERNEL_SRC`, which `make test` always sets, else the cached build tree under
+//! /var/lib/rvs/kernel), the transition,
 //! timeout, name and activity tables are read out of `ip_vs_proto_tcp.c` and
 //! `ip_vs_proto_sctp.c` and compared entry by entry with rvs-core's. Then property tests over
 //! random packet sequences check the active/inactive accounting invariants.
@@ -13,10 +14,12 @@ use std::path::PathBuf;
 
 fn ipvs_dir() -> Option<PathBuf> {
     if let Ok(src) = std::env::var("RVS_KERNEL_SRC") {
-        let p = PathBuf::from(src).join("net/netfilter/ipvs");
-        return p.is_dir().then_some(p);
+        // Given explicitly (as `make test` does), the source must be there: no silent skip.
+        let p = PathBuf::from(&src).join("net/netfilter/ipvs");
+        assert!(p.is_dir(), "RVS_KERNEL_SRC={src} has no net/netfilter/ipvs");
+        return Some(p);
     }
-    let mut dirs: Vec<_> = std::fs::read_dir("/var/cache/rvs/kernel")
+    let mut dirs: Vec<_> = std::fs::read_dir("/var/lib/rvs/kernel")
         .ok()?
         .filter_map(|e| e.ok())
         .map(|e| e.path().join("net/netfilter/ipvs"))

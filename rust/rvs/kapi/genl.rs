@@ -146,6 +146,11 @@ impl Drop for Registration {
     }
 }
 
+/// The `doit` of every command handled by `H`.
+///
+/// # Safety
+///
+/// Only generic netlink calls it, with a `genl_info` valid for the duration of the call.
 unsafe extern "C" fn doit_callback<H: DoIt>(
     _skb: *mut bindings::sk_buff,
     info: *mut bindings::genl_info,

@@ -128,6 +128,12 @@ impl<T: NetState> Pernet<T> {
         unsafe { state.as_ref() }
     }
 
+    /// The `init` of the `pernet_operations`.
+    ///
+    /// # Safety
+    ///
+    /// Only the namespace core calls it, with a live namespace whose generic slot for this
+    /// table was allocated (`id` and `size` are set).
     unsafe extern "C" fn init_callback(net: *mut bindings::net) -> c_int {
         from_result(|| {
             // SAFETY: The kernel calls `init` with a namespace that lives until `exit`.
@@ -143,6 +149,12 @@ impl<T: NetState> Pernet<T> {
         })
     }
 
+    /// The `exit` of the `pernet_operations`.
+    ///
+    /// # Safety
+    ///
+    /// Only the namespace core calls it, once per namespace whose `init` succeeded, when
+    /// nothing else uses the namespace any more.
     unsafe extern "C" fn exit_callback(net: *mut bindings::net) {
         // SAFETY: `exit` runs once per namespace whose `init` succeeded, after every user of the
         // namespace is gone, so the slot holds the box `init_callback` stored and nobody else

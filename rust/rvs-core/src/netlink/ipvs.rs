@@ -338,7 +338,7 @@ impl Stats {
 
     /// The values the 32-bit `STATS` nest and the sockopt `struct ip_vs_stats_user` carry:
     /// counters and rates truncated to 32 bits, bytes kept (`ip_vs_export_stats_user`).
-    pub const fn to_user(&self) -> Self {
+    pub const fn to_user(self) -> Self {
         Self {
             conns: self.conns as u32 as u64,
             inpkts: self.inpkts as u32 as u64,

@@ -156,7 +156,7 @@ impl NlMsgHdr {
     }
 
     /// The 16 wire bytes.
-    pub fn to_bytes(&self) -> [u8; NLMSG_HDRLEN] {
+    pub fn to_bytes(self) -> [u8; NLMSG_HDRLEN] {
         let mut out = [0u8; NLMSG_HDRLEN];
         let parts: [&[u8]; 5] = [
             &self.len.to_ne_bytes(),
@@ -202,7 +202,7 @@ impl GenlMsgHdr {
     }
 
     /// The 4 wire bytes.
-    pub fn to_bytes(&self) -> [u8; GENL_HDRLEN] {
+    pub fn to_bytes(self) -> [u8; GENL_HDRLEN] {
         let [r0, r1] = self.reserved.to_ne_bytes();
         [self.cmd, self.version, r0, r1]
     }
