@@ -116,6 +116,8 @@ transcript() {
 -L --timeout
 --set 2678401 0 0
 --start-daemon master --mcast-interface sync0 --syncid 3
+-d -t 10.0.0.1:80 -r 2001:db8::9
+--start-daemon master --mcast-interface sync0 --syncid 3
 --start-daemon master --mcast-interface sync0
 --start-daemon backup --mcast-interface sync0 --mcast-group 239.1.2.3 --mcast-port 9000 --mcast-ttl 2 --sync-maxlen 1400
 -L --daemon
