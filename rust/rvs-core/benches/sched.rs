@@ -1,11 +1,11 @@
 //! Cost per pick of every scheduler at 10, 100, 1,000 and 10,000 destinations, plus Maglev
 //! lookup and table build, and ip_vs's own O(n) scan for comparison.
 //!
-//! A "pick" for the least-connection family is what the data path pays per new connection in
-//! rvs: `schedule()`, then the new connection's `activeconns`/`totalconns` increment reported
-//! through `conns_changed()`, plus one connection ending elsewhere (so counters stay bounded and
-//! the tree keeps moving). rr/wrr/dh/sh/mh/maglev/twos picks are `schedule()` alone, over a
-//! rotating set of 1,024 client packets. Run: `cargo bench -p rvs-core --bench sched`.
+//! A "pick" for the schedulers that keep counters (lc, wlc, sed, nq, fo, ovf, lblc, lblcr, twos)
+//! is what the data path pays per new connection in rvs in a steady state of 4 open connections
+//! per destination: `schedule()`, the new connection's counters reported through
+//! `conns_changed()`, and the oldest open connection ending (another `conns_changed()`).
+//! rr/wrr/dh/sh/mh/maglev picks are `schedule()` alone. Packets rotate over 1,024 clients. Run: `cargo bench -p rvs-core --bench sched`.
 
 use std::hint::black_box;
 
@@ -169,20 +169,29 @@ fn picks(c: &mut Criterion) {
             let mut s = make(name, n);
             s.init_service(&svc, &d).unwrap();
             let account = accounts(name);
+            // The open connections, oldest first: a steady state of 4 per destination.
+            let mut open: std::collections::VecDeque<u32> =
+                (0..4 * n).map(|c| (c % n) as u32).collect();
+            for &i in &open {
+                d[i as usize].activeconns += 1;
+                d[i as usize].totalconns += 1;
+            }
+            s.init_service(&svc, &d).unwrap();
             let mut k = 0usize;
-            g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
                 b.iter(|| {
                     let p = &pkts[k & 1023];
                     k = k.wrapping_add(1);
                     let got = s.schedule(&svc, &d, black_box(p), k as u64);
                     if account {
+                        // The new connection binds to its destination, the oldest one ends.
                         if let Some(i) = got {
                             d[i].activeconns += 1;
                             d[i].totalconns += 1;
                             s.conns_changed(&d, i);
+                            open.push_back(i as u32);
                         }
-                        let j = k.wrapping_mul(2_654_435_761) % n;
-                        if d[j].activeconns > 0 {
+                        if let Some(j) = open.pop_front().map(|j| j as usize) {
                             d[j].activeconns -= 1;
                             d[j].totalconns -= 1;
                             s.conns_changed(&d, j);
@@ -220,20 +229,24 @@ fn picks(c: &mut Criterion) {
             })
         });
     }
-    for n in SIZES {
-        let mut d = dests(n);
-        let mut s = make("wlc", n);
-        s.init_service(&svc, &d).unwrap();
-        g.bench_with_input(BenchmarkId::new("pick-bind", n), &n, |b, _| {
-            b.iter(|| {
-                let i = s.schedule(&svc, &d, black_box(&pkts[0]), 0).unwrap();
-                d[i].activeconns += 1;
-                d[i].totalconns += 1;
-                s.conns_changed(&d, i);
-            })
-        });
-    }
     g.finish();
+    for name in ["lc", "wlc", "sed", "nq"] {
+        let mut g = c.benchmark_group(format!("pick-bind/{name}"));
+        for n in SIZES {
+            let mut d = dests(n);
+            let mut s = make(name, n);
+            s.init_service(&svc, &d).unwrap();
+            g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+                b.iter(|| {
+                    let i = s.schedule(&svc, &d, black_box(&pkts[0]), 0).unwrap();
+                    d[i].activeconns += 1;
+                    d[i].totalconns += 1;
+                    s.conns_changed(&d, i);
+                })
+            });
+        }
+        g.finish();
+    }
 
     // ip_vs's O(n) WLC scan, the cost rvs's tree replaces.
     let mut g = c.benchmark_group("ipvs-scan/wlc");

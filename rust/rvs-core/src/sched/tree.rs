@@ -4,8 +4,8 @@
 //! lblcr) walks the whole destination list on every new connection, keeping the current best
 //! and replacing it only when a later destination is strictly better. That is "the first element
 //! of the list among the best ones" under an order that each scheduler's [`Rank`] states. A
-//! complete binary tree over the list, each inner node holding the winner of its two children
-//! (the left one on ties, since it comes first in the list), keeps that answer at the root; a
+//! complete 4-ary tree over the list, each inner node holding the winner of its children (the
+//! leftmost on ties, since it comes first in the list), keeps that answer at the root; a
 //! changed counter costs at most one leaf-to-root walk, cut short where a subtree's winner does not
 //! change. Each node keeps its winner's index and comparison key, so a walk reads only the tree's
 //! own contiguous nodes; the tree lives in caller-provided storage of [`PickTree::storage_len`]
@@ -110,7 +110,7 @@ pub const FANOUT: usize = 4;
 
 /// Nodes in a complete tree of `leaves` (a power of [`FANOUT`]) leaves.
 const fn tree_len(leaves: usize) -> usize {
-    (leaves * FANOUT - 1) / (FANOUT - 1)
+    leaves.saturating_mul(FANOUT).saturating_sub(1) / (FANOUT - 1)
 }
 
 impl<S: DerefMut<Target = [Node<R::Key>]>, R: Rank> PickTree<S, R> {
