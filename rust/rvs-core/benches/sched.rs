@@ -5,7 +5,11 @@
 //! is what the data path pays per new connection in rvs in a steady state of 4 open connections
 //! per destination: `schedule()`, the new connection's counters reported through
 //! `conns_changed()`, and the oldest open connection ending (another `conns_changed()`).
-//! rr/wrr/dh/sh/mh/maglev picks are `schedule()` alone. Packets rotate over 1,024 clients. Run: `cargo bench -p rvs-core --bench sched`.
+//! rr/wrr/dh/sh/mh/maglev picks are `schedule()` alone. Packets rotate over 1,024 clients.
+//! Run: `cargo bench -p rvs-core --bench sched`.
+
+// criterion_group! defines an undocumented `pub fn`.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 

@@ -13,7 +13,7 @@
 //! and bucket heads), so a table smaller than 24576 entries refuses new entries earlier, as a
 //! failed `kmalloc` would; the caller drives expiry by calling [`Lblc::check_expire`] every
 //! [`CHECK_EXPIRE_INTERVAL`] seconds with its jiffies clock; the WLC pick and the "some server
-//! below half load" test come from a [`PickTree`](super::tree::PickTree) in O(log n) and O(1)
+//! below half load" test come from a [`PickTree`] in O(log n) and O(1)
 //! instead of list scans. One deviation: entries hold list indices, so when a destination is
 //! deleted its entries are marked gone; ip_vs holds the destination object, which can come back
 //! from the trash if the same address and port is re-added, and then its old entries hit again.

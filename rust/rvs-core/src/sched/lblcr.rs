@@ -9,7 +9,7 @@
 //!
 //! rvs keeps the entries and the set members in two caller-provided pools (a failed allocation
 //! in ip_vs is a full pool here) and takes the WLC pick and the "some server below half load" test
-//! from a [`PickTree`](super::tree::PickTree). Deviation: when a destination is deleted, set members
+//! from a [`PickTree`]. Deviation: when a destination is deleted, set members
 //! pointing at it stay (ip_vs keeps its reference) but count as gone: never the set's minimum, as
 //! in ip_vs where it is no longer available, and never its maximum, where ip_vs still reads the
 //! deleted destination's weight and counters; and, as for `lblc`, a destination revived from the

@@ -34,7 +34,7 @@ fn eligible_weight(d: &Dest) -> u64 {
 /// # Invariants
 ///
 /// With `cap = (storage.len() - 1) / 2`: `storage[1..=len]` is the Fenwick tree of
-/// [`eligible_weight`] over the list as of the last rebuild/update, `storage[cap + 1 + i]` is that
+/// `eligible_weight` over the list as of the last rebuild/update, `storage[cap + 1 + i]` is that
 /// weight for destination `i`, and `total` is their sum.
 pub struct Twos<S, R> {
     fen: S,
