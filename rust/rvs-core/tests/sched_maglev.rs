@@ -207,3 +207,23 @@ fn table_sizes_must_be_prime() {
     assert!(Maglev::new(vec![0; 65536], vec![MaglevBuild::default(); 1], 65536).is_err());
     assert!(Maglev::new(vec![0; 65537], vec![MaglevBuild::default(); 1], 65537).is_err());
 }
+
+/// The table for a fixed input, as a checksum: the population is deterministic, so an
+/// optimisation of the build must not change it.
+#[test]
+fn table_of_a_fixed_input_is_stable() {
+    let dests: Vec<Dest> = (0..1000)
+        .map(|i| dest(i * 13, 1 + (i as i32 * 7919) % 100))
+        .collect();
+    let mut m = maglev(MAGLEV_DEFAULT_SIZE, 1000);
+    m.init_service(&Service::default(), &dests).unwrap();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for s in 0..m.table_size() {
+        h ^= m.slot(s).unwrap() as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    println!("table checksum {h:#x}");
+    assert_eq!(h, GOLDEN);
+}
+
+const GOLDEN: u64 = 0xd898_4b5b_82ce_1340;
