@@ -27,7 +27,8 @@ module_loaded ip_vs || fail "ip_vs went away with rvs"
 answer=$(python3 "$GENL_INFO" IPVS)
 expect_eq "IPVS family after rmmod rvs" "$answer" "family=IPVS version=1.2.1 conn_tab_size=4096"
 insmod "$RVS_KO" ipvs_compat=0
-modprobe -r ip_vs
+modprobe -r ip_vs_rr ip_vs
+module_loaded ip_vs && fail "ip_vs still loaded"
 answer=$(python3 "$GENL_INFO" RVS)
 expect_eq "RVS family after modprobe -r ip_vs" "$answer" "family=RVS version=1.2.1 conn_tab_size=4096"
 rmmod rvs

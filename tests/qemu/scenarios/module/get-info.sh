@@ -41,5 +41,12 @@ expect_eq "IPVS_CMD_SET_INFO as a request" "$answer" "EOPNOTSUPP"
 
 ip netns del client
 rmmod rvs
-answer=$(python3 "$GENL_INFO" IPVS || true)
-expect_eq "GET_INFO after rmmod" "$answer" "family IPVS not found"
+
+# Unloading takes the family away. (Checked on RVS: asking the controller for IPVS would make the
+# kernel autoload ip_vs, whose module alias names that family.)
+insmod "$RVS_KO" ipvs_compat=0
+answer=$(python3 "$GENL_INFO" RVS)
+expect_eq "GET_INFO on RVS" "$answer" "family=RVS version=1.2.1 conn_tab_size=4096"
+rmmod rvs
+answer=$(python3 "$GENL_INFO" RVS || true)
+expect_eq "GET_INFO on RVS after rmmod" "$answer" "family RVS not found"
