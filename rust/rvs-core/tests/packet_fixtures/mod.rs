@@ -3,7 +3,7 @@
 //! `python3 gen.py OUTDIR` and copy OUTDIR/fixtures.rs here (the seeds go to fuzz/seeds). The
 //! `CAPTURED_*` packets at the end are real ones, from `loopback.pcap` beside this file.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 /// Generated: tcp4_syn.
 pub const TCP4_SYN: &[u8] = &[
