@@ -2,7 +2,7 @@
 #
 #   make              build rvs.ko (at the repository root) and rvsadm; installs dependencies and
 #                     builds (once, cached outside the repo) the kernel they need
-#   make test         every test: host (cargo), fuzz smoke, then the VM scenarios
+#   make test         every test: lints, host (cargo), fuzz smoke, then the VM scenarios
 #   make demo         the main job, in the VM
 #   make vm CMD='..'  run CMD as root in the VM, from the repository root; returns CMD's status
 #   make print-kdir   the kernel build directory
@@ -47,7 +47,7 @@ vm: all
 demo: all
 	@tests/qemu/vm.sh -- tests/qemu/demo.sh
 
-test: all test-host fuzz-smoke test-vm
+test: all lint test-host fuzz-smoke test-vm
 
 # The protocol-table tests read ip_vs's C source from our kernel tree.
 test-host: kernel
@@ -61,6 +61,8 @@ test-vm: all
 	tests/qemu/harness-selftest.sh
 	tests/qemu/run.sh
 
+# Clippy and rustfmt on the workspace, and the module rebuilt through clippy with the kernel's
+# lint set (Kbuild notices the changed compiler command and rebuilds).
 lint: all
 	$(CARGO) clippy --workspace --all-targets -q -- -D warnings
 	$(CARGO) fmt --all --check
