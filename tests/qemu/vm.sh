@@ -31,13 +31,30 @@ kdir=${KDIR:-$("$root/scripts/kernel.sh" kdir "${KVARIANT:-test}")}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
+# Prints what the guest appends to output.log while the VM runs, and everything left once asked
+# to stop (the .stop file): every byte exactly once, however late the guest wrote it.
+follow() {
+    local offset=0 size
+    while :; do
+        local last=0
+        [ -e "$out/.stop" ] && last=1
+        size=$(stat -c %s "$out/output.log" 2>/dev/null || echo 0)
+        if [ "$size" -gt "$offset" ]; then
+            tail -c +$((offset + 1)) "$out/output.log" | head -c $((size - offset))
+            offset=$size
+        fi
+        [ $last = 1 ] && return 0
+        sleep 1
+    done
+}
+
 boot() {
-    rm -f "$out/booted" "$out/status" "$out/output.log"
+    rm -f "$out/booted" "$out/status" "$out/.stop"
     : >"$out/output.log"
-    local tailpid=
+    local follower=
     if [ $quiet = 0 ]; then
-        tail -n +1 -F "$out/output.log" 2>/dev/null &
-        tailpid=$!
+        follow &
+        follower=$!
     fi
     set +e
     # The guest's stdin must not be the caller's terminal: vng would treat it as interactive.
@@ -49,7 +66,8 @@ boot() {
         </dev/null >"$out/console.log" 2>&1
     local rc=$?
     set -e
-    [ -z "$tailpid" ] || { sleep 0.5; kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null || true; }
+    touch "$out/.stop"
+    [ -z "$follower" ] || wait "$follower"
     return $rc
 }
 
