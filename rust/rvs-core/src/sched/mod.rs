@@ -28,6 +28,7 @@ pub mod ovf;
 pub mod rr;
 pub mod sed;
 pub mod sh;
+pub mod threshold;
 pub mod tree;
 pub mod twos;
 pub mod wlc;
