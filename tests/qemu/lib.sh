@@ -30,7 +30,10 @@ module_loaded() {
 # Leaves the VM as a scenario found it: neither rvs nor ip_vs loaded.
 unload_all() {
     if module_loaded rvs; then rmmod rvs; fi
-    for m in ip_vs_rr ip_vs_wrr ip_vs_sh ip_vs_mh ip_vs_ftp ip_vs; do
-        if module_loaded "$m"; then modprobe -r "$m" || rmmod "$m" || true; fi
+    # ip_vs's schedulers, helpers and persistence engines hold it: they go first.
+    local m
+    for m in $(grep -o '^ip_vs_[a-z_]*' /proc/modules || true); do
+        rmmod "$m" || true
     done
+    if module_loaded ip_vs; then modprobe -r ip_vs || rmmod ip_vs || true; fi
 }
