@@ -66,6 +66,7 @@ test-vm: all
 lint: all
 	$(CARGO) clippy --workspace --all-targets -q -- -D warnings
 	$(CARGO) fmt --all --check
+	rustfmt --edition 2021 --check rust/rvs/rvs_main.rs
 	@kdir=$$(scripts/kernel.sh kdir $(KVARIANT)) && \
 	  $(MAKE) -C "$$kdir" M=$(CURDIR) LLVM=1 CLIPPY=1 modules
 

@@ -42,7 +42,10 @@ pub(crate) fn family_name(ipvs_compat: bool) -> &'static str {
 }
 
 /// Registers the family; dropping the result unregisters it.
-pub(crate) fn register(module: &'static ThisModule, ipvs_compat: bool) -> Result<genl::Registration> {
+pub(crate) fn register(
+    module: &'static ThisModule,
+    ipvs_compat: bool,
+) -> Result<genl::Registration> {
     let spec = Spec {
         name: family_name(ipvs_compat),
         version: abi::IPVS_GENL_VERSION,

@@ -42,7 +42,8 @@ impl SmallOp {
             internal_flags: 0,
             flags: bindings::GENL_ADMIN_PERM as u8,
             validate: (bindings::genl_validate_flags_GENL_DONT_VALIDATE_STRICT
-                | bindings::genl_validate_flags_GENL_DONT_VALIDATE_DUMP) as u8,
+                | bindings::genl_validate_flags_GENL_DONT_VALIDATE_DUMP)
+                as u8,
         })
     }
 }
@@ -98,7 +99,11 @@ impl Family {
     }
 
     /// Registers the family described by `spec` in every network namespace (`netnsok`).
-    pub(crate) fn register(&'static self, spec: &Spec, module: &'static ThisModule) -> Result<Registration> {
+    pub(crate) fn register(
+        &'static self,
+        spec: &Spec,
+        module: &'static ThisModule,
+    ) -> Result<Registration> {
         if spec.name.len() >= bindings::GENL_NAMSIZ as usize || spec.ops.len() > u8::MAX as usize {
             return Err(EINVAL);
         }
@@ -204,8 +209,13 @@ impl<'a> Request<'a> {
         }
         // SAFETY: `msg` is a fresh message and `info` is valid (type invariant); `info->family` is
         // the registered family this request arrived on.
-        let hdr = unsafe { bindings::genlmsg_put_reply(msg, self.info, (*self.info).family, 0, cmd) };
-        let reply = Reply { msg, hdr, req: self };
+        let hdr =
+            unsafe { bindings::genlmsg_put_reply(msg, self.info, (*self.info).family, 0, cmd) };
+        let reply = Reply {
+            msg,
+            hdr,
+            req: self,
+        };
         if hdr.is_null() {
             return Err(errno::emsgsize());
         }
