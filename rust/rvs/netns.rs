@@ -4,17 +4,40 @@
 //! loses it when it goes away: services, connections and settings of one namespace are never
 //! visible from another.
 
-use kernel::error::Result;
+use kernel::{
+    c_str,
+    prelude::*,
+    sync::{
+        lock::{mutex::MutexBackend, Guard},
+        new_mutex, Mutex,
+    },
+};
 
 use crate::{
-    kapi::pernet::{self, Net, NetState, Pernet},
+    kapi::{
+        param,
+        pernet::{self, Net, NetState, Pernet},
+        proc::ProcEntry,
+        rcu::RcuBox,
+    },
+    procfs,
     rvs_core::abi,
+    svc::{Ctl, Table},
 };
 
 /// The state rvs keeps for one network namespace.
+#[pin_data]
 pub(crate) struct Netns {
+    /// `/proc/net/ip_vs` (`/proc/net/rvs` beside ip_vs). First field: dropped first, so no
+    /// reader runs while the rest goes away.
+    _proc_info: ProcEntry,
     /// Number of hash buckets of the connection table, reported by `IPVS_CMD_GET_INFO`.
     conn_tab_size: u32,
+    /// The control plane's view of the services; every command holds it.
+    #[pin]
+    ctl: Mutex<Ctl>,
+    /// The services as lock-free readers see them.
+    table: RcuBox<Table>,
 }
 
 static PERNET: Pernet<Netns> = Pernet::new();
@@ -24,10 +47,18 @@ impl NetState for Netns {
         &PERNET
     }
 
-    fn init(_net: &Net) -> Result<Self> {
-        Ok(Self {
+    fn init(net: &Net) -> impl PinInit<Self, Error> {
+        let name = if param::ipvs_compat() {
+            c_str!("ip_vs")
+        } else {
+            c_str!("rvs")
+        };
+        try_pin_init!(Self {
+            table: RcuBox::new(Table::empty())?,
+            ctl <- new_mutex!(Ctl::new(), "rvs_ctl"),
             conn_tab_size: abi::CONN_TAB_DEFAULT_SIZE,
-        })
+            _proc_info: ProcEntry::create::<procfs::Services>(net, name)?,
+        }? Error)
     }
 }
 
@@ -40,6 +71,16 @@ impl Netns {
     /// Number of hash buckets of the connection table.
     pub(crate) fn conn_tab_size(&self) -> u32 {
         self.conn_tab_size
+    }
+
+    /// Takes the namespace's control lock (process context; sleeps).
+    pub(crate) fn lock(&self) -> Guard<'_, Ctl, MutexBackend> {
+        self.ctl.lock()
+    }
+
+    /// The services as published to lock-free readers.
+    pub(crate) fn table(&self) -> &RcuBox<Table> {
+        &self.table
     }
 }
 

@@ -13,6 +13,8 @@ use kernel::{
 mod ctl;
 mod kapi;
 mod netns;
+mod procfs;
+mod svc;
 
 #[allow(dead_code, unused_attributes, unreachable_pub, unused_imports)]
 #[path = "../rvs-core/src/lib.rs"]
@@ -27,10 +29,12 @@ module! {
 }
 
 /// The loaded module. Fields drop in declaration order: the netlink family goes first, so no
-/// command runs once per-namespace state starts going away.
+/// command runs once per-namespace state starts going away; the RCU barrier goes last, so every
+/// value retired by RCU is freed before the module's code is.
 struct Rvs {
     _family: kapi::genl::Registration,
     _netns: kapi::pernet::Registration<netns::Netns>,
+    _rcu: kapi::rcu::Barrier,
 }
 
 impl kernel::Module for Rvs {
@@ -59,6 +63,7 @@ impl kernel::Module for Rvs {
         Ok(Rvs {
             _family: family,
             _netns: netns,
+            _rcu: kapi::rcu::Barrier,
         })
     }
 }

@@ -12,3 +12,12 @@
 #include <uapi/linux/ip_vs.h>
 
 #include "shim.h"
+#include <linux/proc_fs.h>
+#include <linux/rcupdate.h>
+#include <linux/seq_file.h>
+#include <linux/seq_file_net.h>
+#include <linux/socket.h>
+#include <net/addrconf.h>
+#include <net/ip_fib.h>
+#include <net/ipv6.h>
+#include <net/route.h>

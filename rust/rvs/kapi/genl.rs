@@ -27,17 +27,28 @@ pub(crate) trait DoIt {
     fn doit(req: &Request<'_>) -> Result;
 }
 
+/// A command's dump handler (`dumpit`), run in process context once per reply message.
+pub(crate) trait DumpIt {
+    /// Fills `dump` with the entries from [`Dump::position`] on; an error ends the dump with it.
+    fn dumpit(dump: &mut Dump<'_>) -> Result;
+}
+
 /// One entry of a family's command table (`struct genl_small_ops`).
 #[repr(transparent)]
 pub(crate) struct SmallOp(bindings::genl_small_ops);
 
+/// The callback types of a command table entry.
+type DoItFn = unsafe extern "C" fn(*mut bindings::sk_buff, *mut bindings::genl_info) -> c_int;
+type DumpItFn =
+    unsafe extern "C" fn(*mut bindings::sk_buff, *mut bindings::netlink_callback) -> c_int;
+
 impl SmallOp {
-    /// Command `cmd` handled by `H`, restricted to CAP_NET_ADMIN and validated leniently, as
-    /// every IPVS command is (`GENL_ADMIN_PERM`, `GENL_DONT_VALIDATE_STRICT | _DUMP`).
-    pub(crate) const fn doit<H: DoIt>(cmd: u8) -> Self {
+    /// Restricted to CAP_NET_ADMIN and validated leniently, as every IPVS command is
+    /// (`GENL_ADMIN_PERM`, `GENL_DONT_VALIDATE_STRICT | _DUMP`).
+    const fn new(cmd: u8, doit: Option<DoItFn>, dumpit: Option<DumpItFn>) -> Self {
         Self(bindings::genl_small_ops {
-            doit: Some(doit_callback::<H>),
-            dumpit: None,
+            doit,
+            dumpit,
             cmd,
             internal_flags: 0,
             flags: bindings::GENL_ADMIN_PERM as u8,
@@ -45,6 +56,21 @@ impl SmallOp {
                 | bindings::genl_validate_flags_GENL_DONT_VALIDATE_DUMP)
                 as u8,
         })
+    }
+
+    /// Command `cmd` handled by `H` (no dump).
+    pub(crate) const fn doit<H: DoIt>(cmd: u8) -> Self {
+        Self::new(cmd, Some(doit_callback::<H>), None)
+    }
+
+    /// Command `cmd` as a dump only, by `H`.
+    pub(crate) const fn dumpit<H: DumpIt>(cmd: u8) -> Self {
+        Self::new(cmd, None, Some(dumpit_callback::<H>))
+    }
+
+    /// Command `cmd` handled by `H` as a request and by `D` as a dump.
+    pub(crate) const fn doit_dumpit<H: DoIt, D: DumpIt>(cmd: u8) -> Self {
+        Self::new(cmd, Some(doit_callback::<H>), Some(dumpit_callback::<D>))
     }
 }
 
@@ -169,6 +195,109 @@ unsafe extern "C" fn doit_callback<H: DoIt>(
     })
 }
 
+/// The `dumpit` of every command dumped by `H`.
+///
+/// # Safety
+///
+/// Only generic netlink calls it, with a message `skb` to fill and the dump's callback state.
+unsafe extern "C" fn dumpit_callback<H: DumpIt>(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
+    // SAFETY: Generic netlink passes a dump callback whose `genl_dumpit_info` it set up in
+    // `genl_start` (family, sequence, port, request header, namespace) and which outlives this
+    // call; the request is valid for the same time.
+    let info = unsafe { bindings::genl_info_dump(cb) }.cast_mut();
+    // SAFETY: As above: `info` is valid for the duration of the call.
+    let req = unsafe { Request::from_raw(info) };
+    // SAFETY: `cb` is valid and its `args` belong to this family's dump.
+    let position = unsafe { (*cb).__bindgen_anon_1.args[0] } as usize;
+    let mut dump = Dump {
+        skb,
+        req: &req,
+        position,
+    };
+    let result = H::dumpit(&mut dump);
+    // SAFETY: As above.
+    unsafe { (*cb).__bindgen_anon_1.args[0] = dump.position as _ };
+    match result {
+        // SAFETY: `skb` is the message being filled, valid for the call.
+        Ok(()) => unsafe { (*skb).len as c_int },
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// One message of a dump being filled.
+///
+/// # Invariants
+///
+/// `skb` is the dump's message, owned by generic netlink and valid for the callback's duration.
+pub(crate) struct Dump<'a> {
+    skb: *mut bindings::sk_buff,
+    req: &'a Request<'a>,
+    position: usize,
+}
+
+impl<'a> Dump<'a> {
+    /// The request that started the dump (its namespace and its raw message).
+    pub(crate) fn request(&self) -> &'a Request<'a> {
+        self.req
+    }
+
+    /// How many entries earlier messages of this dump carried: skip that many.
+    pub(crate) fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Appends one entry as a message of command `cmd` (`NLM_F_MULTI`) whose attributes are the
+    /// already encoded `attrs`. Returns `false`, adding nothing, when the message is full: the
+    /// handler must stop, and the next call of the dump resumes at this entry.
+    pub(crate) fn add(&mut self, cmd: u8, attrs: &[u8]) -> Result<bool> {
+        let info = self.req.info;
+        // SAFETY: `skb` is valid (type invariant) and `info` is the dump's `genl_info`, whose
+        // family is the registered family of this dump.
+        let hdr = unsafe {
+            bindings::genlmsg_put(
+                self.skb,
+                (*info).snd_portid,
+                (*info).snd_seq,
+                (*info).family,
+                bindings::NLM_F_MULTI as c_int,
+                cmd,
+            )
+        };
+        if hdr.is_null() {
+            return Ok(false);
+        }
+        // SAFETY: `skb` is valid and `hdr` the header just put in it.
+        unsafe {
+            if !put_raw(self.skb, attrs) {
+                bindings::genlmsg_cancel(self.skb, hdr);
+                return Ok(false);
+            }
+            bindings::genlmsg_end(self.skb, hdr);
+        }
+        self.position += 1;
+        Ok(true)
+    }
+}
+
+/// Appends `bytes` to `skb` if they fit in its tail room.
+///
+/// # Safety
+///
+/// `skb` must be a valid message being built by the caller.
+unsafe fn put_raw(skb: *mut bindings::sk_buff, bytes: &[u8]) -> bool {
+    // SAFETY: `skb` is valid (function contract).
+    let room = unsafe { bindings::skb_tailroom(skb) };
+    if room < 0 || bytes.len() > room as usize {
+        return false;
+    }
+    // SAFETY: `skb` is valid and has room for `bytes`, so `skb_put_data` cannot overflow it.
+    unsafe { bindings::skb_put_data(skb, bytes.as_ptr().cast(), bytes.len() as u32) };
+    true
+}
+
 /// A generic-netlink request being handled by a `doit`.
 ///
 /// # Invariants
@@ -196,6 +325,17 @@ impl<'a> Request<'a> {
         // SAFETY: `info` is valid (type invariant); the requesting socket holds a reference on
         // its namespace for the duration of the request.
         unsafe { Net::from_raw(bindings::genl_info_net(self.info)) }
+    }
+
+    /// The whole request message: `nlmsghdr`, `genlmsghdr` and attributes, as received (generic
+    /// netlink checked that the header's length fits the message).
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        // SAFETY: `info` is valid (type invariant); `nlhdr` points to the request header, which
+        // generic netlink checked to lie within the received message, of `nlmsg_len` bytes.
+        unsafe {
+            let nlh = (*self.info).nlhdr;
+            core::slice::from_raw_parts(nlh.cast::<u8>(), (*nlh).nlmsg_len as usize)
+        }
     }
 
     /// Starts the reply to this request, with command `cmd`.
@@ -236,14 +376,14 @@ pub(crate) struct Reply<'r> {
 }
 
 impl Reply<'_> {
-    /// Appends a `u32` attribute.
-    pub(crate) fn put_u32(&mut self, attr: u16, value: u32) -> Result {
+    /// Appends already encoded attributes.
+    pub(crate) fn put_bytes(&mut self, attrs: &[u8]) -> Result {
         // SAFETY: `msg` is owned by `self` (type invariant).
-        let ret = unsafe { bindings::nla_put_u32(self.msg, attr.into(), value) };
-        if ret != 0 {
-            return Err(errno::emsgsize());
+        if unsafe { put_raw(self.msg, attrs) } {
+            Ok(())
+        } else {
+            Err(errno::emsgsize())
         }
-        Ok(())
     }
 
     /// Finishes the message and unicasts it to the requester.

@@ -11,3 +11,8 @@ pub(crate) mod errno;
 pub(crate) mod genl;
 pub(crate) mod param;
 pub(crate) mod pernet;
+pub(crate) mod proc;
+pub(crate) mod rcu;
+
+/// The kernel's `HZ` (jiffies per second).
+pub(crate) const HZ: u32 = bindings::RVS_HZ;

@@ -10,9 +10,12 @@ use core::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
+use core::pin::Pin;
+
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox},
-    error::{code::EBUSY, from_result, to_result, Result},
+    error::{code::EBUSY, from_result, to_result, Error, Result},
+    init::{InPlaceInit, PinInit},
     types::Opaque,
 };
 
@@ -49,8 +52,8 @@ pub(crate) trait NetState: Sized + Send + Sync + 'static {
     /// The registration point this state type is kept in.
     fn pernet() -> &'static Pernet<Self>;
 
-    /// Creates the state of a new namespace (process context, may sleep).
-    fn init(net: &Net) -> Result<Self>;
+    /// Creates the state of a new namespace in place (process context, may sleep).
+    fn init(net: &Net) -> impl PinInit<Self, Error>;
 }
 
 /// A `pernet_operations` table for state of type `T`, meant to live in a `static`.
@@ -137,13 +140,14 @@ impl<T: NetState> Pernet<T> {
     unsafe extern "C" fn init_callback(net: *mut bindings::net) -> c_int {
         from_result(|| {
             // SAFETY: The kernel calls `init` with a namespace that lives until `exit`.
-            let state = T::init(unsafe { Net::from_raw(net) })?;
-            let state = KBox::new(state, GFP_KERNEL)?;
+            let state = KBox::try_pin_init(T::init(unsafe { Net::from_raw(net) }), GFP_KERNEL)?;
+            // SAFETY: The state is never moved out of its box: `exit_callback` drops it in place.
+            let state = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
             // SAFETY: With `id` and `size` set, the kernel allocated this namespace's generic slot
             // of pointer size before calling `init`; we own it until `exit`.
             unsafe {
                 let slot = bindings::net_generic(net, *T::pernet().id.get()).cast::<*mut T>();
-                slot.write(KBox::into_raw(state));
+                slot.write(state);
             }
             Ok(0)
         })
@@ -178,5 +182,36 @@ impl<T: NetState> Drop for Registration<T> {
         // SAFETY: The table was registered by `Pernet::register`, which created `self`.
         unsafe { bindings::unregister_pernet_subsys(self.pernet.ops.get()) };
         self.pernet.registered.store(false, Ordering::Release);
+    }
+}
+
+impl Net {
+    /// Whether `addr` (of family `af`) may be a real server: for IPv4 a unicast or local address
+    /// (`inet_addr_type`), for IPv6 a unicast address that is not link-local unless it is one of
+    /// this host's (as `ip_vs_new_dest` checks).
+    pub(crate) fn is_unicast_or_local(&self, af: u16, addr: &[u8; 16]) -> bool {
+        if af == bindings::AF_INET6 as u16 {
+            // SAFETY: All-zero is a valid `in6_addr`.
+            let mut a: bindings::in6_addr = unsafe { core::mem::zeroed() };
+            // SAFETY: `in6_addr` is 16 bytes of address; `a` is a local of that size.
+            unsafe { core::ptr::copy_nonoverlapping(addr.as_ptr(), (&raw mut a).cast::<u8>(), 16) };
+            // SAFETY: `a` is a valid address; `__ipv6_addr_type` only reads it.
+            let atype = unsafe { bindings::__ipv6_addr_type(&a) } as u32 & 0xffff;
+            if atype & bindings::IPV6_ADDR_UNICAST != 0
+                && atype & bindings::IPV6_ADDR_LINKLOCAL == 0
+            {
+                return true;
+            }
+            // SAFETY: The namespace is live (type invariant); a null device means any device.
+            let local = unsafe { bindings::ipv6_chk_addr(self.as_ptr(), &a, core::ptr::null(), 0) };
+            local != 0
+        } else {
+            let [a, b, c, d, ..] = *addr;
+            // SAFETY: The namespace is live (type invariant).
+            let atype = unsafe {
+                bindings::inet_addr_type(self.as_ptr(), u32::from_ne_bytes([a, b, c, d]))
+            };
+            atype == bindings::RVS_RTN_LOCAL || atype == bindings::RVS_RTN_UNICAST
+        }
     }
 }

@@ -7,6 +7,8 @@
 #define RVS_SHIM_H
 
 #include <linux/gfp_types.h>
+#include <linux/jiffies.h>
+#include <linux/rtnetlink.h>
 #include <linux/types.h>
 #include <net/netlink.h>
 #include <uapi/linux/ip_vs.h>
@@ -21,5 +23,8 @@ extern const struct nla_policy rvs_cmd_policy[IPVS_CMD_ATTR_MAX + 1];
 static const size_t RVS_NLMSG_DEFAULT_SIZE = NLMSG_DEFAULT_SIZE;
 static const gfp_t RVS_GFP_KERNEL = GFP_KERNEL;
 static const unsigned int RVS_CMD_ATTR_MAX = IPVS_CMD_ATTR_MAX;
+static const unsigned int RVS_HZ = HZ;
+static const unsigned int RVS_RTN_LOCAL = RTN_LOCAL;
+static const unsigned int RVS_RTN_UNICAST = RTN_UNICAST;
 
 #endif /* RVS_SHIM_H */

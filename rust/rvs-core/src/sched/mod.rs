@@ -34,6 +34,17 @@ pub mod twos;
 pub mod wlc;
 pub mod wrr;
 
+/// The schedulers a service can name (`ipvsadm -s`): ip_vs's fourteen, then rvs's own.
+pub const NAMES: [&str; 15] = [
+    "rr", "wrr", "lc", "wlc", "sed", "nq", "fo", "ovf", "lblc", "lblcr", "dh", "sh", "mh", "twos",
+    "maglev",
+];
+
+/// Whether `name` is a scheduler rvs has (what `ip_vs_scheduler_get` finds, plus `maglev`).
+pub fn is_known(name: &[u8]) -> bool {
+    NAMES.iter().any(|n| n.as_bytes() == name)
+}
+
 /// `AF_INET`.
 pub const AF_INET: u16 = 2;
 /// `AF_INET6`.
@@ -263,4 +274,24 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
         b = t;
     }
     a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scheduler_name_is_known_and_nothing_else() {
+        for name in NAMES {
+            assert!(is_known(name.as_bytes()), "{name}");
+        }
+        // Each name once, and each one a scheduler of its own `name()`.
+        let mut sorted = NAMES;
+        sorted.sort_unstable();
+        assert!(sorted.windows(2).all(|w| w[0] != w[1]));
+        for bad in [&b""[..], b"none", b"RR", b"rr ", b"wlc\0", b"ip_vs_rr"] {
+            assert!(!is_known(bad), "{bad:?}");
+        }
+        assert_eq!(rr::Rr::default().name(), NAMES[0]);
+    }
 }

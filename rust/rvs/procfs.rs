@@ -1,0 +1,159 @@
+//! `/proc/net/ip_vs`: the services and their real servers in ip_vs's exact format
+//! (`ip_vs_info_seq_show`), read from the RCU-published table without taking the control lock,
+//! as ip_vs reads it.
+
+use core::fmt::Write;
+
+use kernel::error::{code::ENODEV, Result};
+
+use crate::{
+    kapi::{
+        pernet::Net,
+        proc::{SeqFile, Show},
+        rcu,
+    },
+    netns::Netns,
+    rvs_core::abi::{self, conn_flag, svc_flag},
+};
+
+/// The contents of `/proc/net/ip_vs`.
+pub(crate) struct Services;
+
+/// `ip_vs_proto_name`.
+struct ProtoName(u16);
+
+impl core::fmt::Display for ProtoName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            abi::IPPROTO_TCP => f.write_str("TCP"),
+            abi::IPPROTO_UDP => f.write_str("UDP"),
+            abi::IPPROTO_SCTP => f.write_str("SCTP"),
+            1 => f.write_str("ICMP"),
+            58 => f.write_str("ICMPv6"),
+            p => write!(f, "IP_{p}"),
+        }
+    }
+}
+
+/// `ip_vs_fwd_name`.
+fn fwd_name(conn_flags: u32) -> &'static str {
+    match conn_flags & conn_flag::FWD_MASK {
+        conn_flag::LOCALNODE => "Local",
+        conn_flag::TUNNEL => "Tunnel",
+        conn_flag::DROUTE => "Route",
+        _ => "Masq",
+    }
+}
+
+/// `%pI6`: eight groups of four lower-case hex digits.
+struct Ip6<'a>(&'a [u8; 16]);
+
+impl core::fmt::Display for Ip6<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, pair) in self.0.chunks_exact(2).enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            let word = u16::from_be_bytes([pair[0], pair[1]]);
+            write!(f, "{word:04x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `%08X` of an IPv4 address in host order.
+fn ip4(addr: &[u8; 16]) -> u32 {
+    u32::from_be_bytes([addr[0], addr[1], addr[2], addr[3]])
+}
+
+impl Show for Services {
+    fn show(net: &Net, out: &mut SeqFile<'_>) -> Result {
+        let netns = Netns::of(net).ok_or(ENODEV)?;
+        let v = abi::IP_VS_VERSION_CODE;
+        let _ = write!(
+            out,
+            "IP Virtual Server version {}.{}.{} (size={})\n\
+             Prot LocalAddress:Port Scheduler Flags\n  \
+             -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n",
+            v >> 16,
+            (v >> 8) & 0xff,
+            v & 0xff,
+            netns.conn_tab_size()
+        );
+        let guard = rcu::read_lock();
+        for svc in netns.table().read(&guard).services() {
+            let conf = svc.conf(&guard);
+            let key = &svc.key;
+            let sched = conf.sched.as_str().unwrap_or("");
+            let ops = if conf.flags & svc_flag::ONEPACKET != 0 {
+                "ops "
+            } else {
+                ""
+            };
+            let _ = if key.fwmark != 0 {
+                write!(out, "FWM  {:08X} {} {}", key.fwmark, sched, ops)
+            } else if key.af == abi::AF_INET6 {
+                write!(
+                    out,
+                    "{}  [{}]:{:04X} {} ",
+                    ProtoName(key.protocol),
+                    Ip6(&key.addr),
+                    key.port,
+                    sched
+                )
+            } else {
+                write!(
+                    out,
+                    "{}  {:08X}:{:04X} {} {}",
+                    ProtoName(key.protocol),
+                    ip4(&key.addr),
+                    key.port,
+                    sched,
+                    ops
+                )
+            };
+            let _ = if conf.flags & svc_flag::PERSISTENT != 0 {
+                // ip_vs prints the timeout in jiffies and the netmask in host order.
+                writeln!(
+                    out,
+                    "persistent {} {:08X}",
+                    conf.timeout as i32,
+                    u32::from_be(conf.netmask)
+                )
+            } else {
+                writeln!(out)
+            };
+            for dest in svc.dests(&guard) {
+                use core::sync::atomic::Ordering::Relaxed;
+                let fwd = fwd_name(dest.conn_flags.load(Relaxed));
+                let weight = dest.weight.load(Relaxed);
+                let active = dest.activeconns.load(Relaxed) as i32;
+                let inactive = dest.inactconns.load(Relaxed) as i32;
+                let _ = if dest.af == abi::AF_INET6 {
+                    writeln!(
+                        out,
+                        "  -> [{}]:{:04X}      {:<7} {:<6} {:<10} {:<10}",
+                        Ip6(&dest.addr),
+                        dest.port,
+                        fwd,
+                        weight,
+                        active,
+                        inactive
+                    )
+                } else {
+                    writeln!(
+                        out,
+                        "  -> {:08X}:{:04X}      {:<7} {:<6} {:<10} {:<10}",
+                        ip4(&dest.addr),
+                        dest.port,
+                        fwd,
+                        weight,
+                        active,
+                        inactive
+                    )
+                };
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,553 @@
+//! Virtual services and their real servers, per namespace: the tables the control plane edits
+//! and the data path reads.
+//!
+//! Two views of the same objects:
+//!
+//! - [`Ctl`], behind the namespace's mutex (ip_vs's `__ip_vs_mutex`), is what commands read and
+//!   change. Every command runs with it held, so commands are serialised.
+//! - What readers see without locks is published through RCU: the namespace's [`Table`] of
+//!   services, and per [`Service`] its configuration ([`SvcConf`]) and its list of [`Dest`]s.
+//!   Every change builds a new immutable value and publishes it with [`RcuBox::replace`]; the old
+//!   one is freed after a grace period. Publishing never sleeps on readers, so a reader in
+//!   softirq context (the packet path) never waits for a writer.
+//!
+//! A destination's mutable settings (weight, forwarding method, thresholds, tunnel) and its
+//! counters are atomics in the shared [`Dest`], as in ip_vs, so that editing a destination keeps
+//! its identity and counters and needs no republication.
+//!
+//! Errors are ip_vs's, in ip_vs's order (`ip_vs_genl_set_cmd`, `ip_vs_add_service`,
+//! `ip_vs_edit_service`, `ip_vs_add_dest`, `ip_vs_edit_dest`, `ip_vs_del_dest`).
+
+use core::sync::atomic::{AtomicI32, AtomicU16, AtomicU32, AtomicU8, Ordering::Relaxed};
+
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    error::{
+        code::{EEXIST, EINVAL, ENOENT},
+        Error, Result,
+    },
+    sync::Arc,
+};
+
+use crate::{
+    kapi::{
+        pernet::Net,
+        rcu::{Guard, RcuBox},
+    },
+    rvs_core::{
+        abi::{self, conn_flag, svc_flag},
+        netlink::{self, ipvs::PeName, ipvs::SchedName, Service as SvcMsg},
+        sched,
+    },
+};
+
+/// The kernel errno of a codec error.
+pub(crate) fn codec_err(e: netlink::Error) -> Error {
+    Error::from_errno(e.to_kernel())
+}
+
+/// `HZ` of our kernel: ip_vs keeps timeouts in jiffies and reports them divided by it.
+pub(crate) const HZ: u32 = crate::kapi::HZ;
+
+/// Persistence engines rvs accepts by name (ip_vs has `sip` only).
+const PE_NAMES: [&[u8]; 1] = [b"sip"];
+
+/// What identifies a service: `(af, protocol, addr, port)`, or `(af, fwmark)` when `fwmark` is
+/// not 0.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SvcKey {
+    pub(crate) af: u16,
+    pub(crate) protocol: u16,
+    pub(crate) addr: [u8; 16],
+    pub(crate) port: u16,
+    pub(crate) fwmark: u32,
+}
+
+/// An address as ip_vs copies it (`ip_vs_addr_copy`): IPv4 keeps its first 4 bytes only.
+fn addr_of(af: u16, addr: &[u8; 16]) -> [u8; 16] {
+    let mut out = *addr;
+    if af != abi::AF_INET6 {
+        for b in out.iter_mut().skip(4) {
+            *b = 0;
+        }
+    }
+    out
+}
+
+impl SvcKey {
+    /// The identity of a decoded service message.
+    pub(crate) fn of(msg: &SvcMsg) -> Self {
+        if msg.fwmark != 0 {
+            Self {
+                af: msg.af,
+                protocol: abi::IPPROTO_TCP,
+                addr: [0; 16],
+                port: 0,
+                fwmark: msg.fwmark,
+            }
+        } else {
+            Self {
+                af: msg.af,
+                protocol: msg.protocol,
+                addr: addr_of(msg.af, &msg.addr),
+                port: msg.port,
+                fwmark: 0,
+            }
+        }
+    }
+
+    /// The identity part of a service message.
+    fn fill(&self, msg: &mut SvcMsg) {
+        msg.af = self.af;
+        msg.protocol = self.protocol;
+        msg.addr = self.addr;
+        msg.port = self.port;
+        msg.fwmark = self.fwmark;
+    }
+}
+
+/// A service's settings, replaced as a whole by `SET_SERVICE`.
+#[derive(Clone, Copy)]
+pub(crate) struct SvcConf {
+    /// Scheduler (`"none"` for a service without one).
+    pub(crate) sched: SchedName,
+    /// Persistence engine.
+    pub(crate) pe: Option<PeName>,
+    /// `IP_VS_SVC_F_*`, with `HASHED` set as ip_vs reports it for every listed service.
+    pub(crate) flags: u32,
+    /// Persistence timeout in jiffies (`timeout * HZ`, wrapping like ip_vs's `unsigned`).
+    pub(crate) timeout: u32,
+    /// `__be32 netmask` as ip_vs holds it (IPv6: the prefix length).
+    pub(crate) netmask: u32,
+}
+
+/// A virtual service as readers see it.
+pub(crate) struct Service {
+    /// Its identity, fixed for its lifetime.
+    pub(crate) key: SvcKey,
+    conf: RcuBox<SvcConf>,
+    dests: RcuBox<DestList>,
+}
+
+impl Service {
+    /// The service's current settings.
+    pub(crate) fn conf<'a>(&'a self, guard: &'a Guard) -> &'a SvcConf {
+        self.conf.read(guard)
+    }
+
+    /// The service's destinations, newest first (ip_vs's list order).
+    pub(crate) fn dests<'a>(&'a self, guard: &'a Guard) -> &'a [Arc<Dest>] {
+        &self.dests.read(guard).0
+    }
+}
+
+/// A real server. Identity fixed; settings and counters atomic.
+pub(crate) struct Dest {
+    /// Address family (may differ from the service's for tunnelled IPv4-in-IPv6 and back).
+    pub(crate) af: u16,
+    /// Address, IPv4 in the first 4 bytes.
+    pub(crate) addr: [u8; 16],
+    /// Port.
+    pub(crate) port: u16,
+    /// `IP_VS_CONN_F_*`: forwarding method and the flags ip_vs derives from it.
+    pub(crate) conn_flags: AtomicU32,
+    /// Weight.
+    pub(crate) weight: AtomicI32,
+    /// The last non-zero weight (ip_vs's `last_weight`).
+    pub(crate) last_weight: AtomicI32,
+    /// Upper connection threshold (0: none).
+    pub(crate) u_threshold: AtomicU32,
+    /// Lower connection threshold.
+    pub(crate) l_threshold: AtomicU32,
+    /// Tunnel type.
+    pub(crate) tun_type: AtomicU8,
+    /// GUE port.
+    pub(crate) tun_port: AtomicU16,
+    /// Tunnel flags.
+    pub(crate) tun_flags: AtomicU16,
+    /// Active connections.
+    pub(crate) activeconns: AtomicU32,
+    /// Inactive connections.
+    pub(crate) inactconns: AtomicU32,
+    /// Persistence templates.
+    pub(crate) persistconns: AtomicU32,
+}
+
+impl Dest {
+    /// ip_vs's `ip_vs_lookup_dest` comparison.
+    fn is(&self, af: u16, addr: &[u8; 16], port: u16) -> bool {
+        self.af == af && sched::addr_equal(af, &self.addr, addr) && self.port == port
+    }
+
+    /// `__ip_vs_update_dest`'s settings part.
+    fn update(&self, msg: &netlink::Dest, add: bool) {
+        if add || msg.weight != 0 {
+            self.last_weight.store(msg.weight, Relaxed);
+        }
+        self.weight.store(msg.weight, Relaxed);
+        let mut flags = (msg.fwd_method & conn_flag::DEST_MASK) | conn_flag::INACTIVE;
+        if flags & conn_flag::FWD_MASK != conn_flag::MASQ {
+            flags |= conn_flag::NOOUTPUT;
+        }
+        self.tun_type.store(msg.tun_type, Relaxed);
+        self.tun_port.store(msg.tun_port, Relaxed);
+        self.tun_flags.store(msg.tun_flags, Relaxed);
+        self.conn_flags.store(flags, Relaxed);
+        self.u_threshold.store(msg.u_threshold, Relaxed);
+        self.l_threshold.store(msg.l_threshold, Relaxed);
+    }
+
+    /// The destination as `ip_vs_genl_fill_dest` reports it.
+    pub(crate) fn to_msg(&self) -> netlink::Dest {
+        netlink::Dest {
+            addr: self.addr,
+            port: self.port,
+            af: self.af,
+            fwd_method: self.conn_flags.load(Relaxed) & conn_flag::FWD_MASK,
+            weight: self.weight.load(Relaxed),
+            u_threshold: self.u_threshold.load(Relaxed),
+            l_threshold: self.l_threshold.load(Relaxed),
+            tun_type: self.tun_type.load(Relaxed),
+            tun_port: self.tun_port.load(Relaxed),
+            tun_flags: self.tun_flags.load(Relaxed),
+            active_conns: self.activeconns.load(Relaxed),
+            inact_conns: self.inactconns.load(Relaxed),
+            persist_conns: self.persistconns.load(Relaxed),
+            stats: Some(netlink::Stats::default()),
+            stats64: Some(netlink::Stats::default()),
+        }
+    }
+}
+
+/// A service's destinations, newest first.
+pub(crate) struct DestList(KVec<Arc<Dest>>);
+
+/// The services of a namespace, as readers see them: address services in creation order, then
+/// fwmark services in creation order.
+pub(crate) struct Table(KVec<Arc<Service>>);
+
+impl Table {
+    /// An empty table.
+    pub(crate) fn empty() -> Self {
+        Self(KVec::new())
+    }
+
+    /// The services.
+    pub(crate) fn services(&self) -> &[Arc<Service>] {
+        &self.0
+    }
+}
+
+/// A copy of `items`, with `first` in front if given.
+fn copy_list<T>(first: Option<&Arc<T>>, items: &[Arc<T>]) -> Result<KVec<Arc<T>>> {
+    let mut out = KVec::with_capacity(items.len() + 1, GFP_KERNEL)?;
+    if let Some(first) = first {
+        out.push(first.clone(), GFP_KERNEL)?;
+    }
+    out.extend_from_slice(items, GFP_KERNEL)?;
+    Ok(out)
+}
+
+/// A copy of `items` without element `index`.
+fn copy_without<T>(items: &[Arc<T>], index: usize) -> Result<KVec<Arc<T>>> {
+    let mut out = KVec::with_capacity(items.len(), GFP_KERNEL)?;
+    for (i, item) in items.iter().enumerate() {
+        if i != index {
+            out.push(item.clone(), GFP_KERNEL)?;
+        }
+    }
+    Ok(out)
+}
+
+/// One service as the control plane holds it.
+struct Entry {
+    svc: Arc<Service>,
+    conf: SvcConf,
+    /// Newest first.
+    dests: KVec<Arc<Dest>>,
+}
+
+/// Connection timeouts of `--set`, in seconds (ip_vs keeps them in its protocol tables).
+#[derive(Clone, Copy)]
+pub(crate) struct Timeouts {
+    pub(crate) tcp: u32,
+    pub(crate) tcp_fin: u32,
+    pub(crate) udp: u32,
+}
+
+/// The control plane's view of a namespace's services, behind the namespace's mutex.
+pub(crate) struct Ctl {
+    /// Address services then fwmark services, each in creation order (the dump order).
+    entries: KVec<Entry>,
+    timeouts: Timeouts,
+}
+
+impl Ctl {
+    /// An empty namespace with ip_vs's default timeouts (15 min, 2 min, 5 min).
+    pub(crate) fn new() -> Self {
+        Self {
+            entries: KVec::new(),
+            timeouts: Timeouts {
+                tcp: 15 * 60,
+                tcp_fin: 2 * 60,
+                udp: 5 * 60,
+            },
+        }
+    }
+
+    fn find(&self, key: &SvcKey) -> Option<usize> {
+        self.entries.iter().position(|e| {
+            let k = &e.svc.key;
+            if key.fwmark != 0 {
+                k.fwmark == key.fwmark && k.af == key.af
+            } else {
+                k.fwmark == 0
+                    && k.af == key.af
+                    && k.protocol == key.protocol
+                    && k.port == key.port
+                    && sched::addr_equal(key.af, &k.addr, &key.addr)
+            }
+        })
+    }
+
+    /// Publishes the service list to readers.
+    fn publish(&self, table: &RcuBox<Table>) -> Result {
+        let mut list = KVec::with_capacity(self.entries.len(), GFP_KERNEL)?;
+        for e in self.entries.iter() {
+            list.push(e.svc.clone(), GFP_KERNEL)?;
+        }
+        table.replace(Table(list))
+    }
+
+    /// The settings a NEW_SERVICE/SET_SERVICE message asks for, checked as `ip_vs_add_service`
+    /// and `ip_vs_edit_service` check them: scheduler, then persistence engine (`-ENOENT`), then
+    /// the IPv6 prefix length (`-EINVAL`). `old_flags` is the existing service's.
+    fn conf_of(msg: &SvcMsg, old_flags: u32) -> Result<SvcConf> {
+        if !msg.has_no_scheduler() && !sched::is_known(msg.sched_name.as_bytes()) {
+            return Err(ENOENT);
+        }
+        let pe = match msg.pe_name {
+            Some(pe) if !pe.is_empty() => {
+                if !PE_NAMES.contains(&pe.as_bytes()) {
+                    return Err(ENOENT);
+                }
+                Some(pe)
+            }
+            _ => None,
+        };
+        msg.check_netmask().map_err(codec_err)?;
+        Ok(SvcConf {
+            sched: msg.sched_name,
+            pe,
+            flags: msg.flags.apply(old_flags) | svc_flag::HASHED,
+            timeout: msg.timeout.wrapping_mul(HZ),
+            netmask: msg.netmask,
+        })
+    }
+
+    /// NEW_SERVICE.
+    pub(crate) fn add_service(&mut self, msg: &SvcMsg, table: &RcuBox<Table>) -> Result {
+        let key = SvcKey::of(msg);
+        if self.find(&key).is_some() {
+            return Err(EEXIST);
+        }
+        let conf = Self::conf_of(msg, 0)?;
+        let svc = Arc::new(
+            Service {
+                key,
+                conf: RcuBox::new(conf)?,
+                dests: RcuBox::new(DestList(KVec::new()))?,
+            },
+            GFP_KERNEL,
+        )?;
+        // Address services before fwmark services, as ip_vs dumps its two tables.
+        let at = if key.fwmark != 0 {
+            self.entries.len()
+        } else {
+            self.entries
+                .iter()
+                .position(|e| e.svc.key.fwmark != 0)
+                .unwrap_or(self.entries.len())
+        };
+        let mut entries = KVec::with_capacity(self.entries.len() + 1, GFP_KERNEL)?;
+        let mut new = Some(Entry {
+            svc,
+            conf,
+            dests: KVec::new(),
+        });
+        let old = core::mem::replace(&mut self.entries, KVec::new());
+        // Every push below is within the capacity reserved above: none allocates or fails.
+        for (i, e) in old.into_iter().enumerate() {
+            if i == at {
+                if let Some(n) = new.take() {
+                    let _ = entries.push(n, GFP_KERNEL);
+                }
+            }
+            let _ = entries.push(e, GFP_KERNEL);
+        }
+        if let Some(n) = new.take() {
+            let _ = entries.push(n, GFP_KERNEL);
+        }
+        self.entries = entries;
+        self.publish(table)
+    }
+
+    /// SET_SERVICE, on an existing service (the caller answered `-ESRCH` otherwise).
+    pub(crate) fn edit_service(&mut self, msg: &SvcMsg) -> Result {
+        let i = self.find(&SvcKey::of(msg)).ok_or(EINVAL)?;
+        let entry = &mut self.entries[i];
+        let conf = Self::conf_of(msg, entry.conf.flags)?;
+        entry.svc.conf.replace(conf)?;
+        entry.conf = conf;
+        Ok(())
+    }
+
+    /// DEL_SERVICE, on an existing service.
+    pub(crate) fn del_service(&mut self, key: &SvcKey, table: &RcuBox<Table>) -> Result {
+        let i = self.find(key).ok_or(EINVAL)?;
+        self.remove(i)?;
+        self.publish(table)
+    }
+
+    fn remove(&mut self, index: usize) -> Result {
+        let mut kept = KVec::with_capacity(self.entries.len(), GFP_KERNEL)?;
+        let old = core::mem::replace(&mut self.entries, KVec::new());
+        // Dropping the removed entry only drops references: readers keep theirs until the
+        // table that still lists the service is freed after a grace period.
+        for (i, e) in old.into_iter().enumerate() {
+            if i != index {
+                // Within the capacity reserved above, so it does not allocate and cannot fail.
+                let _ = kept.push(e, GFP_KERNEL);
+            }
+        }
+        self.entries = kept;
+        Ok(())
+    }
+
+    /// FLUSH.
+    pub(crate) fn flush(&mut self, table: &RcuBox<Table>) -> Result {
+        self.entries = KVec::new();
+        self.publish(table)
+    }
+
+    /// The service `key` as `ip_vs_genl_fill_service` reports it.
+    pub(crate) fn service_msg(&self, key: &SvcKey) -> Option<SvcMsg> {
+        self.find(key).map(|i| self.msg_at(i))
+    }
+
+    /// The `index`th service of the dump order.
+    pub(crate) fn service_msg_at(&self, index: usize) -> Option<SvcMsg> {
+        (index < self.entries.len()).then(|| self.msg_at(index))
+    }
+
+    fn msg_at(&self, index: usize) -> SvcMsg {
+        let e = &self.entries[index];
+        let mut msg = SvcMsg {
+            sched_name: e.conf.sched,
+            pe_name: e.conf.pe,
+            flags: netlink::ServiceFlags::all(e.conf.flags),
+            timeout: e.conf.timeout / HZ,
+            netmask: e.conf.netmask,
+            stats: Some(netlink::Stats::default()),
+            stats64: Some(netlink::Stats::default()),
+            ..SvcMsg::default()
+        };
+        e.svc.key.fill(&mut msg);
+        msg
+    }
+
+    /// The destinations of service `key`, newest first.
+    pub(crate) fn dests(&self, key: &SvcKey) -> Option<&[Arc<Dest>]> {
+        self.find(key).map(|i| &self.entries[i].dests[..])
+    }
+
+    /// The address family of service `key`.
+    pub(crate) fn af(&self, key: &SvcKey) -> Option<u16> {
+        self.find(key).map(|i| self.entries[i].svc.key.af)
+    }
+
+    fn dest_index(&self, svc: usize, msg: &netlink::Dest) -> Option<usize> {
+        let addr = addr_of(msg.af, &msg.addr);
+        self.entries[svc]
+            .dests
+            .iter()
+            .position(|d| d.is(msg.af, &addr, msg.port))
+    }
+
+    /// NEW_DEST (`ip_vs_add_dest`, `ip_vs_new_dest`); `msg.af` resolved.
+    pub(crate) fn add_dest(&mut self, key: &SvcKey, msg: &netlink::Dest, net: &Net) -> Result {
+        let s = self.find(key).ok_or(EINVAL)?;
+        msg.check_limits().map_err(codec_err)?;
+        if self.dest_index(s, msg).is_some() {
+            return Err(EEXIST);
+        }
+        let addr = addr_of(msg.af, &msg.addr);
+        if !net.is_unicast_or_local(msg.af, &addr) {
+            return Err(EINVAL);
+        }
+        let dest = Arc::new(
+            Dest {
+                af: msg.af,
+                addr,
+                port: msg.port,
+                conn_flags: AtomicU32::new(0),
+                weight: AtomicI32::new(0),
+                last_weight: AtomicI32::new(0),
+                u_threshold: AtomicU32::new(0),
+                l_threshold: AtomicU32::new(0),
+                tun_type: AtomicU8::new(0),
+                tun_port: AtomicU16::new(0),
+                tun_flags: AtomicU16::new(0),
+                activeconns: AtomicU32::new(0),
+                inactconns: AtomicU32::new(0),
+                persistconns: AtomicU32::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        dest.update(msg, true);
+        let entry = &mut self.entries[s];
+        let list = copy_list(Some(&dest), &entry.dests)?;
+        let published = copy_list(None, &list)?;
+        entry.svc.dests.replace(DestList(published))?;
+        entry.dests = list;
+        Ok(())
+    }
+
+    /// SET_DEST (`ip_vs_edit_dest`).
+    pub(crate) fn edit_dest(&mut self, key: &SvcKey, msg: &netlink::Dest) -> Result {
+        let s = self.find(key).ok_or(EINVAL)?;
+        msg.check_limits().map_err(codec_err)?;
+        let d = self.dest_index(s, msg).ok_or(ENOENT)?;
+        self.entries[s].dests[d].update(msg, false);
+        Ok(())
+    }
+
+    /// DEL_DEST (`ip_vs_del_dest`).
+    pub(crate) fn del_dest(&mut self, key: &SvcKey, msg: &netlink::Dest) -> Result {
+        let s = self.find(key).ok_or(EINVAL)?;
+        let d = self.dest_index(s, msg).ok_or(ENOENT)?;
+        let entry = &mut self.entries[s];
+        let list = copy_without(&entry.dests, d)?;
+        let published = copy_list(None, &list)?;
+        entry.svc.dests.replace(DestList(published))?;
+        entry.dests = list;
+        Ok(())
+    }
+
+    /// The connection timeouts.
+    pub(crate) fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// SET_CONFIG: `ip_vs_set_timeout` (0 or absent leaves a timeout unchanged).
+    pub(crate) fn set_timeouts(&mut self, t: &netlink::Timeouts) -> Result {
+        t.check(HZ).map_err(codec_err)?;
+        let keep = |new: Option<u32>, old: u32| new.filter(|v| *v != 0).unwrap_or(old);
+        self.timeouts = Timeouts {
+            tcp: keep(t.tcp, self.timeouts.tcp),
+            tcp_fin: keep(t.tcp_fin, self.timeouts.tcp_fin),
+            udp: keep(t.udp, self.timeouts.udp),
+        };
+        Ok(())
+    }
+}
