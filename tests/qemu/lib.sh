@@ -30,7 +30,9 @@ module_loaded() {
 # Leaves the VM as a scenario found it: neither rvs nor ip_vs loaded.
 unload_all() {
     if module_loaded rvs; then rmmod rvs; fi
-    # ip_vs's schedulers, helpers and persistence engines hold it: they go first.
+    # Services hold their schedulers and persistence engines (a scenario that timed out may leave
+    # some behind); those modules hold ip_vs, so they go first.
+    if module_loaded ip_vs; then ipvsadm -C >/dev/null 2>&1 || true; fi
     local m
     for m in $(grep -o '^ip_vs_[a-z_]*' /proc/modules || true); do
         rmmod "$m" || true
