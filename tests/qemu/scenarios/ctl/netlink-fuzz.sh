@@ -1,0 +1,54 @@
+# 100,000 random and mutated IPVS generic-netlink messages (tests/qemu/nlfuzz.py) leave the kernel
+# without a report and the module answering: stock ip_vs first, as the reference, then the module
+# under test (RVS_TARGET: rvs, the default, loaded with ipvs_compat=1; or ip_vs again). Each run
+# ends by adding known services and destinations and reading them back. Prints both errno
+# histograms and, as warnings, any outcome the module under test gave that ip_vs never did.
+# timeout: 1500
+. tests/qemu/lib.sh
+target=${RVS_TARGET:-rvs}
+count=${NLFUZZ_COUNT:-100000}
+seed=${NLFUZZ_SEED:-1}
+work=$(mktemp -d)
+modprobe_path=$(cat /proc/sys/kernel/modprobe)
+restore() {
+    echo "$modprobe_path" >/proc/sys/kernel/modprobe
+    unload_all
+    rm -rf "$work"
+}
+trap restore EXIT
+unload_all
+
+# ip_vs loads a scheduler or persistence engine it lacks with request_module(): mutated names would
+# start a modprobe per message, which takes ages under TCG. Everything real is loaded up front,
+# then autoloading is switched off (an empty kernel.modprobe makes request_module fail at once).
+modprobe ip_vs
+for m in rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos pe_sip; do modprobe "ip_vs_$m"; done
+echo >/proc/sys/kernel/modprobe
+
+fuzz() {  # fuzz NAME FAMILY
+    echo "== $1: $count messages, seed $seed"
+    python3 tests/qemu/nlfuzz.py --family "$2" --seed "$seed" --count "$count" --hist-out "$work/$1.hist" ||
+        fail "$1 does not work after the fuzz run (final check above)"
+    ok "$1 survived $count messages and still adds, lists and flushes services"
+}
+
+fuzz ip_vs IPVS
+unload_all
+module_loaded ip_vs && fail "ip_vs did not unload after the fuzz run"
+
+if [ "$target" = ip_vs ]; then
+    modprobe ip_vs
+    for m in rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos pe_sip; do modprobe "ip_vs_$m"; done
+    fuzz ip_vs-again IPVS
+    echo "== ip_vs (reference) against ip_vs again"
+    python3 tests/qemu/nlfuzz.py --compare "$work/ip_vs.hist" "$work/ip_vs-again.hist"
+    cmp -s "$work/ip_vs.hist" "$work/ip_vs-again.hist" && ok "same seed, same module: identical histograms"
+else
+    insmod "$RVS_KO" ipvs_compat=1
+    fuzz rvs IPVS
+    rmmod rvs
+    module_loaded rvs && fail "rvs did not unload after the fuzz run"
+    ok "rvs unloaded after the fuzz run"
+    echo "== ip_vs (reference) against rvs"
+    python3 tests/qemu/nlfuzz.py --compare "$work/ip_vs.hist" "$work/rvs.hist"
+fi
