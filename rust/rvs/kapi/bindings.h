@@ -12,3 +12,4 @@
 #include <uapi/linux/ip_vs.h>
 
 #include "shim.h"
+#include "sysctl.h"

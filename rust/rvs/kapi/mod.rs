@@ -1,7 +1,7 @@
 //! The only part of rvs that touches C.
 //!
 //! Everything the rest of the module needs from the kernel beyond the `kernel` crate of 6.12 —
-//! generic netlink, network-namespace state, module parameters, and later netfilter hooks,
+//! generic netlink, network-namespace state, module parameters, sysctl tables, and later netfilter hooks,
 //! sk_buffs, routes, timers, RCU and per-CPU counters — is wrapped here in small safe types. The
 //! rest of `rust/rvs` is safe Rust: `unsafe` appears in this directory only, each block with a
 //! `// SAFETY:` comment.
@@ -11,3 +11,4 @@ pub(crate) mod errno;
 pub(crate) mod genl;
 pub(crate) mod param;
 pub(crate) mod pernet;
+pub(crate) mod sysctl;
