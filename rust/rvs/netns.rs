@@ -7,7 +7,11 @@
 use kernel::error::Result;
 
 use crate::{
-    kapi::pernet::{self, Net, NetState, Pernet},
+    kapi::{
+        param,
+        pernet::{self, Net, NetState, Pernet},
+        sysctl::{Tree, VsVars},
+    },
     rvs_core::abi,
 };
 
@@ -15,6 +19,9 @@ use crate::{
 pub(crate) struct Netns {
     /// Number of hash buckets of the connection table, reported by `IPVS_CMD_GET_INFO`.
     conn_tab_size: u32,
+    /// The namespace's `net.ipv4.vs.*` settings (`net.rvs.*` with `ipvs_compat=0`), registered
+    /// while the namespace has state.
+    vars: VsVars,
 }
 
 static PERNET: Pernet<Netns> = Pernet::new();
@@ -24,9 +31,16 @@ impl NetState for Netns {
         &PERNET
     }
 
-    fn init(_net: &Net) -> Result<Self> {
+    fn init(net: &Net) -> Result<Self> {
+        // Beside ip_vs (`ipvs_compat=0`) the tree moves to `net.rvs`, so the two never collide.
+        let tree = if param::ipvs_compat() {
+            Tree::Ipvs
+        } else {
+            Tree::Rvs
+        };
         Ok(Self {
             conn_tab_size: abi::CONN_TAB_DEFAULT_SIZE,
+            vars: VsVars::register(net, tree)?,
         })
     }
 }
@@ -40,6 +54,12 @@ impl Netns {
     /// Number of hash buckets of the connection table.
     pub(crate) fn conn_tab_size(&self) -> u32 {
         self.conn_tab_size
+    }
+
+    /// The namespace's sysctl settings.
+    #[allow(dead_code)] // Read by the data path (later issues).
+    pub(crate) fn vars(&self) -> &VsVars {
+        &self.vars
     }
 }
 
