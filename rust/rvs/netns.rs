@@ -19,6 +19,7 @@ use crate::{
         pernet::{self, Net, NetState, Pernet},
         proc::ProcEntry,
         rcu::RcuBox,
+        sysctl::{Tree, VsVars},
     },
     procfs,
     rvs_core::abi,
@@ -38,6 +39,9 @@ pub(crate) struct Netns {
     ctl: Mutex<Ctl>,
     /// The services as lock-free readers see them.
     table: RcuBox<Table>,
+    /// The namespace's `net.ipv4.vs.*` settings (`net.rvs.*` with `ipvs_compat=0`), registered
+    /// while the namespace has state.
+    vars: VsVars,
 }
 
 static PERNET: Pernet<Netns> = Pernet::new();
@@ -48,15 +52,17 @@ impl NetState for Netns {
     }
 
     fn init(net: &Net) -> impl PinInit<Self, Error> {
-        let name = if param::ipvs_compat() {
-            c_str!("ip_vs")
+        let (name, tree) = if param::ipvs_compat() {
+            (c_str!("ip_vs"), Tree::Ipvs)
         } else {
-            c_str!("rvs")
+            // Beside ip_vs the names move (`/proc/net/rvs`, `net.rvs`), so the two never collide.
+            (c_str!("rvs"), Tree::Rvs)
         };
         try_pin_init!(Self {
             table: RcuBox::new(Table::empty())?,
             ctl <- new_mutex!(Ctl::new(), "rvs_ctl"),
             conn_tab_size: abi::CONN_TAB_DEFAULT_SIZE,
+            vars: VsVars::register(net, tree)?,
             _proc_info: ProcEntry::create::<procfs::Services>(net, name)?,
         }? Error)
     }
@@ -81,6 +87,12 @@ impl Netns {
     /// The services as published to lock-free readers.
     pub(crate) fn table(&self) -> &RcuBox<Table> {
         &self.table
+    }
+
+    /// The namespace's sysctl settings.
+    #[allow(dead_code)] // Read by the data path (later issues).
+    pub(crate) fn vars(&self) -> &VsVars {
+        &self.vars
     }
 }
 

@@ -1,9 +1,12 @@
 //! rvs: the Linux Virtual Server (IPVS) as a Rust kernel module.
 //!
 //! This file is the crate root of `rvs.ko`: it lists the modules and brings the pieces up and
-//! down in order. Per-namespace state comes first and goes last, so that no command can reach a
-//! namespace without state. `kapi/` is the only place that touches C; the logic shared with the
-//! host (`rvs-core`) is compiled in from `rust/rvs-core`.
+//! down in order. The netlink family comes up first, because taking the `IPVS` family is how rvs
+//! finds out that ip_vs is loaded (ip_vs's `net.ipv4.vs` sysctls would make per-namespace state
+//! fail less clearly); until per-namespace state exists, commands answer `ENODEV`. On unload the
+//! family goes first, so no command reaches a namespace whose state is going away. `kapi/` is the
+//! only place that touches C; the logic shared with the host (`rvs-core`) is compiled in from
+//! `rust/rvs-core`.
 
 use kernel::{
     error::code::{EBUSY, EEXIST},
@@ -40,7 +43,6 @@ struct Rvs {
 impl kernel::Module for Rvs {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let ipvs_compat = kapi::param::ipvs_compat();
-        let netns = netns::register()?;
         let family = match ctl::register(module, ipvs_compat) {
             Ok(family) => family,
             Err(e) if e == EEXIST && ipvs_compat => {
@@ -52,6 +54,7 @@ impl kernel::Module for Rvs {
             }
             Err(e) => return Err(e),
         };
+        let netns = netns::register()?;
         pr_info!(
             "rvs {} loaded: IPVS ABI {}.{}.{}, generic-netlink family {}\n",
             rvs_core::RVS_VERSION,

@@ -12,6 +12,7 @@
 #include <uapi/linux/ip_vs.h>
 
 #include "shim.h"
+#include "sysctl.h"
 #include <linux/proc_fs.h>
 #include <linux/rcupdate.h>
 #include <linux/seq_file.h>
