@@ -104,7 +104,7 @@ impl Show for Services {
             } else {
                 write!(
                     out,
-                    "{}  {:08X}:{:04X} {} {}",
+                    "{}  {:08X}:{:04X} {} {} ",
                     ProtoName(key.protocol),
                     ip4(&key.addr),
                     key.port,
