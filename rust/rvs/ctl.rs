@@ -7,22 +7,25 @@
 //!
 //! Requests are decoded and replies encoded by rvs-core's codec (`rvs_core::netlink`), which
 //! reproduces ip_vs's parsers and their errno; the handlers here follow `ip_vs_genl_set_cmd`,
-//! `ip_vs_genl_get_cmd` and the dump functions step by step. The sync-daemon commands
-//! NEW_DAEMON and DEL_DAEMON are not in the table yet, so generic netlink answers them
-//! `EOPNOTSUPP`; GET_DAEMON dumps nothing, since no daemon runs.
+//! `ip_vs_genl_get_cmd` and the dump functions step by step. There is no sync daemon yet:
+//! NEW_DAEMON and DEL_DAEMON check their request as ip_vs does and then answer `EOPNOTSUPP`;
+//! GET_DAEMON dumps nothing.
 
 use kernel::{
-    error::code::{ENODEV, ESRCH},
+    error::code::{EINVAL, ENODEV, ESRCH},
     error::Result,
     ThisModule,
 };
 
 use crate::{
-    kapi::genl::{self, DoIt, Dump, DumpIt, Family, Policy, Request, SmallOp, Spec},
+    kapi::{
+        errno,
+        genl::{self, DoIt, Dump, DumpIt, Family, Policy, Request, SmallOp, Spec},
+    },
     netns::Netns,
     rvs_core::{
         abi::{self, cmd, cmd_attr},
-        netlink::{self, AttrWriter, DestParse, Info, ServiceParse},
+        netlink::{self, AttrWriter, DaemonParse, DestParse, Info, ServiceParse},
     },
     svc::{codec_err, SvcKey},
 };
@@ -100,8 +103,27 @@ impl DoIt for SetCmd {
             (cmd::DEL_DEST, Some(d)) => ctl.del_dest(&key, &d),
             // ZERO of one service: nothing is counted yet.
             (cmd::ZERO, _) => Ok(()),
-            _ => Err(kernel::error::code::EINVAL),
+            _ => Err(EINVAL),
         }
+    }
+}
+
+/// `ip_vs_genl_set_daemon`: NEW_DAEMON and DEL_DAEMON. The request is checked as ip_vs checks it
+/// (a missing or malformed daemon nest is `-EINVAL`); a well-formed one is refused with
+/// `-EOPNOTSUPP` until rvs has a sync daemon.
+struct SetDaemon;
+
+impl DoIt for SetDaemon {
+    fn doit(req: &Request<'_>) -> Result {
+        let (_netns, msg) = begin(req)?;
+        let attrs = msg.cmd_attrs().map_err(codec_err)?;
+        let mode = if msg.genl.cmd == cmd::NEW_DAEMON {
+            DaemonParse::Start
+        } else {
+            DaemonParse::Stop
+        };
+        attrs.daemon(mode).map_err(|_| EINVAL)?;
+        Err(errno::eopnotsupp())
     }
 }
 
@@ -113,7 +135,7 @@ impl DoIt for GetCmd {
         let (netns, msg) = begin(req)?;
         let attrs = msg.cmd_attrs().map_err(codec_err)?;
         let command = msg.genl.cmd;
-        let reply_cmd = netlink::ipvs::reply_cmd(command).ok_or(kernel::error::code::EINVAL)?;
+        let reply_cmd = netlink::ipvs::reply_cmd(command).ok_or(EINVAL)?;
         let mut buf = [0u8; ENTRY_ROOM];
         let ctl = netns.lock();
         let bytes = match command {
@@ -203,7 +225,7 @@ impl DumpIt for DumpDaemons {
 }
 
 /// The commands rvs answers, in ip_vs's order.
-static OPS: [SmallOp; 14] = [
+static OPS: [SmallOp; 16] = [
     SmallOp::doit::<SetCmd>(cmd::NEW_SERVICE),
     SmallOp::doit::<SetCmd>(cmd::SET_SERVICE),
     SmallOp::doit::<SetCmd>(cmd::DEL_SERVICE),
@@ -212,6 +234,8 @@ static OPS: [SmallOp; 14] = [
     SmallOp::doit::<SetCmd>(cmd::SET_DEST),
     SmallOp::doit::<SetCmd>(cmd::DEL_DEST),
     SmallOp::dumpit::<DumpDests>(cmd::GET_DEST),
+    SmallOp::doit::<SetDaemon>(cmd::NEW_DAEMON),
+    SmallOp::doit::<SetDaemon>(cmd::DEL_DAEMON),
     SmallOp::dumpit::<DumpDaemons>(cmd::GET_DAEMON),
     SmallOp::doit::<SetCmd>(cmd::SET_CONFIG),
     SmallOp::doit::<GetCmd>(cmd::GET_CONFIG),

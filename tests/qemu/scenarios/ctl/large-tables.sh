@@ -23,9 +23,9 @@ run() {
     local target=$1
     ipvsadm -R <"$work/rules" || fail "$target: ipvsadm -R failed"
     ipvsadm -S -n | sort >"$work/$target.save"
-    ipvsadm -L -n -u 10.99.0.1:53 | grep "^  ->" | sort >"$work/$target.dests"
+    ipvsadm -L -n -u 10.99.0.1:53 | grep '^  -> [0-9]' | sort >"$work/$target.dests"
     grep -c '^TCP\|^UDP' /proc/net/ip_vs >"$work/$target.proc-services"
-    grep -c '^  ->' /proc/net/ip_vs >"$work/$target.proc-dests"
+    grep -c '^  -> [0-9A-F]' /proc/net/ip_vs >"$work/$target.proc-dests"
     ipvsadm -C
 }
 
