@@ -36,9 +36,29 @@ module! {
 /// value retired by RCU is freed before the module's code is.
 struct Rvs {
     _family: kapi::genl::Registration,
+    _ip_vs_refused: Option<kapi::modwatch::Registration<IpVsOut>>,
     _netns: kapi::pernet::Registration<netns::Netns>,
     _rcu: kapi::rcu::Barrier,
 }
+
+/// With `ipvs_compat=1` rvs holds ip_vs's names (the `IPVS` family, `/proc/net/ip_vs*`,
+/// `net.ipv4.vs`), so ip_vs and the modules that need it are refused as they load.
+struct IpVsOut;
+
+impl kapi::modwatch::Policy for IpVsOut {
+    fn refuse(name: &[u8]) -> Option<Error> {
+        if name != b"ip_vs" {
+            return None;
+        }
+        pr_err!(
+            "refusing to load ip_vs: rvs (ipvs_compat=1) provides IPVS. Unload rvs first, or load \
+             it with ipvs_compat=0 to run both\n"
+        );
+        Some(EBUSY)
+    }
+}
+
+static IP_VS_OUT: kapi::modwatch::Veto<IpVsOut> = kapi::modwatch::Veto::new();
 
 impl kernel::Module for Rvs {
     fn init(module: &'static ThisModule) -> Result<Self> {
@@ -54,6 +74,12 @@ impl kernel::Module for Rvs {
             }
             Err(e) => return Err(e),
         };
+        // ip_vs's own init would fail on our /proc/net/ip_vs with a WARNING: refuse it before.
+        let ip_vs_refused = if ipvs_compat {
+            Some(IP_VS_OUT.register()?)
+        } else {
+            None
+        };
         let netns = netns::register()?;
         pr_info!(
             "rvs {} loaded: IPVS ABI {}.{}.{}, generic-netlink family {}\n",
@@ -65,6 +91,7 @@ impl kernel::Module for Rvs {
         );
         Ok(Rvs {
             _family: family,
+            _ip_vs_refused: ip_vs_refused,
             _netns: netns,
             _rcu: kapi::rcu::Barrier,
         })

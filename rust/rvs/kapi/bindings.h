@@ -22,3 +22,4 @@
 #include <net/ip_fib.h>
 #include <net/ipv6.h>
 #include <net/route.h>
+#include <linux/notifier.h>

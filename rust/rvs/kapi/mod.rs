@@ -9,6 +9,7 @@
 pub(crate) mod bindings;
 pub(crate) mod errno;
 pub(crate) mod genl;
+pub(crate) mod modwatch;
 pub(crate) mod param;
 pub(crate) mod pernet;
 pub(crate) mod proc;
