@@ -310,11 +310,31 @@ impl Ctl {
         })
     }
 
-    /// Publishes the service list to readers.
-    fn publish(&self, table: &RcuBox<Table>) -> Result {
-        let mut list = KVec::with_capacity(self.entries.len(), GFP_KERNEL)?;
-        for e in self.entries.iter() {
-            list.push(e.svc.clone(), GFP_KERNEL)?;
+    /// Publishes to readers the service list as it will be once `skip` (an index) is removed or
+    /// `insert` (an index and a service) is added. Callers publish before they change `entries`
+    /// and change them only in ways that cannot fail, so a failed publication (out of memory)
+    /// leaves readers and the control plane agreeing.
+    fn publish(
+        &self,
+        skip: Option<usize>,
+        insert: Option<(usize, &Arc<Service>)>,
+        table: &RcuBox<Table>,
+    ) -> Result {
+        let mut list = KVec::with_capacity(self.entries.len() + 1, GFP_KERNEL)?;
+        for (i, e) in self.entries.iter().enumerate() {
+            if let Some((at, svc)) = insert {
+                if at == i {
+                    list.push(svc.clone(), GFP_KERNEL)?;
+                }
+            }
+            if skip != Some(i) {
+                list.push(e.svc.clone(), GFP_KERNEL)?;
+            }
+        }
+        if let Some((at, svc)) = insert {
+            if at >= self.entries.len() {
+                list.push(svc.clone(), GFP_KERNEL)?;
+            }
         }
         table.replace(Table(list))
     }
@@ -370,6 +390,7 @@ impl Ctl {
                 .unwrap_or(self.entries.len())
         };
         let mut entries = KVec::with_capacity(self.entries.len() + 1, GFP_KERNEL)?;
+        self.publish(None, Some((at, &svc)), table)?;
         let mut new = Some(Entry {
             svc,
             conf,
@@ -389,7 +410,7 @@ impl Ctl {
             let _ = entries.push(n, GFP_KERNEL);
         }
         self.entries = entries;
-        self.publish(table)
+        Ok(())
     }
 
     /// SET_SERVICE, on an existing service (the caller answered `-ESRCH` otherwise).
@@ -405,17 +426,13 @@ impl Ctl {
     /// DEL_SERVICE, on an existing service.
     pub(crate) fn del_service(&mut self, key: &SvcKey, table: &RcuBox<Table>) -> Result {
         let i = self.find(key).ok_or(EINVAL)?;
-        self.remove(i)?;
-        self.publish(table)
-    }
-
-    fn remove(&mut self, index: usize) -> Result {
         let mut kept = KVec::with_capacity(self.entries.len(), GFP_KERNEL)?;
+        self.publish(Some(i), None, table)?;
         let old = core::mem::replace(&mut self.entries, KVec::new());
         // Dropping the removed entry only drops references: readers keep theirs until the
         // table that still lists the service is freed after a grace period.
-        for (i, e) in old.into_iter().enumerate() {
-            if i != index {
+        for (j, e) in old.into_iter().enumerate() {
+            if j != i {
                 // Within the capacity reserved above, so it does not allocate and cannot fail.
                 let _ = kept.push(e, GFP_KERNEL);
             }
@@ -426,8 +443,9 @@ impl Ctl {
 
     /// FLUSH.
     pub(crate) fn flush(&mut self, table: &RcuBox<Table>) -> Result {
+        table.replace(Table::empty())?;
         self.entries = KVec::new();
-        self.publish(table)
+        Ok(())
     }
 
     /// The service `key` as `ip_vs_genl_fill_service` reports it.
