@@ -27,7 +27,7 @@ use crate::{
         abi::{self, cmd, cmd_attr},
         netlink::{self, AttrWriter, DaemonParse, DestParse, Info, ServiceParse},
     },
-    svc::{codec_err, SvcKey},
+    svc::{codec_err, ProtoData, SvcKey},
 };
 
 /// Room for the attributes of one reply or dump entry: a service or destination with both
@@ -62,11 +62,18 @@ impl DoIt for SetCmd {
         let command = msg.genl.cmd;
         let mut ctl = netns.lock();
         match command {
-            cmd::FLUSH => return ctl.flush(netns.table()),
-            cmd::SET_CONFIG => return ctl.set_timeouts(&attrs.timeouts().map_err(codec_err)?),
-            // Nothing is counted before the data path exists, so zeroing everything has nothing
-            // to reset yet.
-            cmd::ZERO if !attrs.has_service() => return Ok(()),
+            cmd::FLUSH => {
+                ctl.flush(netns.table())?;
+                return ctl.sync_hooks(req.net());
+            }
+            cmd::SET_CONFIG => {
+                ctl.set_timeouts(&attrs.timeouts().map_err(codec_err)?)?;
+                return netns.publish_proto(ProtoData::with(&ctl.timeouts()));
+            }
+            cmd::ZERO if !attrs.has_service() => {
+                netns.stats().zero();
+                return ctl.zero(None);
+            }
             _ => {}
         }
         let mode = if matches!(command, cmd::NEW_SERVICE | cmd::SET_SERVICE) {
@@ -95,14 +102,19 @@ impl DoIt for SetCmd {
             _ => None,
         };
         match (command, dest) {
-            (cmd::NEW_SERVICE, _) => ctl.add_service(&svc, netns.table()),
+            (cmd::NEW_SERVICE, _) => {
+                ctl.add_service(&svc, netns.table())?;
+                ctl.sync_hooks(req.net())
+            }
             (cmd::SET_SERVICE, _) => ctl.edit_service(&svc),
-            (cmd::DEL_SERVICE, _) => ctl.del_service(&key, netns.table()),
+            (cmd::DEL_SERVICE, _) => {
+                ctl.del_service(&key, netns.table())?;
+                ctl.sync_hooks(req.net())
+            }
             (cmd::NEW_DEST, Some(d)) => ctl.add_dest(&key, &d, req.net()),
             (cmd::SET_DEST, Some(d)) => ctl.edit_dest(&key, &d),
             (cmd::DEL_DEST, Some(d)) => ctl.del_dest(&key, &d),
-            // ZERO of one service: nothing is counted yet.
-            (cmd::ZERO, _) => Ok(()),
+            (cmd::ZERO, _) => ctl.zero(Some(&key)),
             _ => Err(EINVAL),
         }
     }

@@ -13,7 +13,10 @@ use crate::{
         rcu,
     },
     netns::Netns,
-    rvs_core::abi::{self, conn_flag, svc_flag},
+    rvs_core::{
+        abi::{self, conn_flag, svc_flag},
+        est, proto,
+    },
 };
 
 /// The contents of `/proc/net/ip_vs`.
@@ -28,6 +31,7 @@ impl core::fmt::Display for ProtoName {
             abi::IPPROTO_TCP => f.write_str("TCP"),
             abi::IPPROTO_UDP => f.write_str("UDP"),
             abi::IPPROTO_SCTP => f.write_str("SCTP"),
+            0 => f.write_str("IP"),
             1 => f.write_str("ICMP"),
             58 => f.write_str("ICMPv6"),
             p => write!(f, "IP_{p}"),
@@ -128,7 +132,9 @@ impl Show for Services {
                 let fwd = fwd_name(dest.conn_flags.load(Relaxed));
                 let weight = dest.weight.load(Relaxed);
                 let active = dest.activeconns.load(Relaxed) as i32;
-                let inactive = dest.inactconns.load(Relaxed) as i32;
+                let inactive = (dest.totalconns.load(Relaxed) as i32)
+                    .wrapping_sub(active)
+                    .max(0);
                 let _ = if dest.af == abi::AF_INET6 {
                     writeln!(
                         out,
@@ -154,6 +160,63 @@ impl Show for Services {
                 };
             }
         }
+        Ok(())
+    }
+}
+
+/// The contents of `/proc/net/ip_vs_conn` (`ip_vs_conn_seq_show`): every connection and
+/// template of the namespace, in table order.
+pub(crate) struct Conns;
+
+/// An address column: `%08X` for IPv4, `%pI6` for IPv6.
+struct AddrCol<'a>(u16, &'a [u8; 16]);
+
+impl core::fmt::Display for AddrCol<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0 == abi::AF_INET6 {
+            write!(f, "{}", Ip6(self.1))
+        } else {
+            write!(f, "{:08X}", ip4(self.1))
+        }
+    }
+}
+
+impl Show for Conns {
+    fn show(net: &Net, out: &mut SeqFile<'_>) -> Result {
+        let netns = Netns::of(net).ok_or(ENODEV)?;
+        let _ = out.write_str(
+            "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n",
+        );
+        netns.conns().for_each(|c, left| {
+            let secs = u64::from(left) * 1000 / u64::from(crate::kapi::HZ) / 1000;
+            let state = proto::state_name(c.protocol, c.state(), c.flags());
+            // Fwmark templates keep the mark in the virtual address, printed as IPv4.
+            let vaf = if c.protocol == 0 { abi::AF_INET } else { c.af };
+            let _ = writeln!(
+                out,
+                "{:<3} {} {:04X} {} {:04X} {} {:04X} {:<11} {:7}",
+                ProtoName(u16::from(c.protocol)),
+                AddrCol(c.af, &c.caddr),
+                c.cport,
+                AddrCol(vaf, &c.vaddr),
+                c.vport,
+                AddrCol(c.daf, &c.daddr),
+                c.dport,
+                state,
+                secs
+            );
+        });
+        Ok(())
+    }
+}
+
+/// The contents of `/proc/net/ip_vs_stats` (`ip_vs_stats_show`).
+pub(crate) struct TotalStats;
+
+impl Show for TotalStats {
+    fn show(net: &Net, out: &mut SeqFile<'_>) -> Result {
+        let netns = Netns::of(net).ok_or(ENODEV)?;
+        let _ = est::write_proc_stats(out, &netns.stats().report());
         Ok(())
     }
 }

@@ -13,11 +13,16 @@ use kernel::{
     prelude::*,
 };
 
+mod conn;
 mod ctl;
+mod hooks;
 mod kapi;
 mod netns;
 mod procfs;
+mod sched;
+mod stats;
 mod svc;
+mod xmit;
 
 #[allow(dead_code, unused_attributes, unreachable_pub, unused_imports)]
 #[path = "../rvs-core/src/lib.rs"]

@@ -18,27 +18,39 @@
 //! Errors are ip_vs's, in ip_vs's order (`ip_vs_genl_set_cmd`, `ip_vs_add_service`,
 //! `ip_vs_edit_service`, `ip_vs_add_dest`, `ip_vs_edit_dest`, `ip_vs_del_dest`).
 
-use core::sync::atomic::{AtomicI32, AtomicU16, AtomicU32, AtomicU8, Ordering::Relaxed};
+use core::{
+    pin::Pin,
+    sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicU8, Ordering::Relaxed},
+};
 
 use kernel::{
-    alloc::{flags::GFP_KERNEL, KVec},
+    alloc::{flags::GFP_KERNEL, KBox, KVec},
     error::{
         code::{EEXIST, EINVAL, ENOENT},
         Error, Result,
     },
+    init::InPlaceInit,
     sync::Arc,
 };
 
 use crate::{
     kapi::{
+        lock::{new_spinlock_bh, SpinLockBh},
+        netfilter::Hooks,
         pernet::Net,
         rcu::{Guard, RcuBox},
     },
     rvs_core::{
         abi::{self, conn_flag, svc_flag},
         netlink::{self, ipvs::PeName, ipvs::SchedName, Service as SvcMsg},
-        sched,
+        proto::{sctp::SctpData, tcp::TcpData, tcp::TcpState, udp::UdpData},
+        sched::{
+            self,
+            threshold::{OverloadEvent, Thresholds},
+        },
     },
+    sched::SchedState,
+    stats::Stats,
 };
 
 /// The kernel errno of a codec error.
@@ -127,6 +139,10 @@ pub(crate) struct Service {
     pub(crate) key: SvcKey,
     conf: RcuBox<SvcConf>,
     dests: RcuBox<DestList>,
+    /// Its traffic counters (its destinations count into them too).
+    pub(crate) stats: Arc<Stats>,
+    /// Its scheduler, bound to its destinations.
+    sched: Pin<KBox<SpinLockBh<SchedState>>>,
 }
 
 impl Service {
@@ -138,6 +154,20 @@ impl Service {
     /// The service's destinations, newest first (ip_vs's list order).
     pub(crate) fn dests<'a>(&'a self, guard: &'a Guard) -> &'a [Arc<Dest>] {
         &self.dests.read(guard).0
+    }
+
+    /// The scheduler (locked with bottom halves off, as the packet path takes it).
+    pub(crate) fn sched(&self) -> &SpinLockBh<SchedState> {
+        &self.sched
+    }
+
+    /// Binds a new scheduler state built for `conf` over `dests` (process context). Built
+    /// before anything changes, so running out of memory changes nothing.
+    fn rebuild_sched(&self, conf: &SvcConf, dests: &[Arc<Dest>]) -> Result {
+        let state = SchedState::build(conf.sched.as_bytes(), self.key.af, conf.flags, dests)?;
+        let old = core::mem::replace(&mut *self.sched.lock(), state);
+        drop(old);
+        Ok(())
     }
 }
 
@@ -167,13 +197,36 @@ pub(crate) struct Dest {
     pub(crate) tun_flags: AtomicU16,
     /// Active connections.
     pub(crate) activeconns: AtomicU32,
-    /// Inactive connections.
-    pub(crate) inactconns: AtomicU32,
+    /// All connections, active or not (6.12.117's `totalconns`; inactive = total - active).
+    pub(crate) totalconns: AtomicU32,
     /// Persistence templates.
     pub(crate) persistconns: AtomicU32,
+    /// `IP_VS_DEST_F_OVERLOAD`: the upper threshold was reached.
+    pub(crate) overloaded: AtomicBool,
+    /// `IP_VS_DEST_CF_AVAILABLE`: still a destination of its service (cleared on deletion, so
+    /// its connections stop forwarding).
+    pub(crate) available: AtomicBool,
+    /// Its traffic counters.
+    pub(crate) stats: Stats,
+    /// Its service's counters.
+    pub(crate) svc_stats: Arc<Stats>,
 }
 
 impl Dest {
+    /// `__ip_vs_dest_update_overload`: reconsiders the overload flag after `event`.
+    pub(crate) fn update_overload(&self, event: OverloadEvent) {
+        let th = Thresholds::new(
+            self.u_threshold.load(Relaxed),
+            self.l_threshold.load(Relaxed),
+        );
+        let now = th.overloaded(
+            event,
+            self.totalconns.load(Relaxed) as i32,
+            self.overloaded.load(Relaxed),
+        );
+        self.overloaded.store(now, Relaxed);
+    }
+
     /// ip_vs's `ip_vs_lookup_dest` comparison.
     fn is(&self, af: u16, addr: &[u8; 16], port: u16) -> bool {
         self.af == af && sched::addr_equal(af, &self.addr, addr) && self.port == port
@@ -195,6 +248,7 @@ impl Dest {
         self.conn_flags.store(flags, Relaxed);
         self.u_threshold.store(msg.u_threshold, Relaxed);
         self.l_threshold.store(msg.l_threshold, Relaxed);
+        self.update_overload(OverloadEvent::Edit);
     }
 
     /// The destination as `ip_vs_genl_fill_dest` reports it.
@@ -211,10 +265,12 @@ impl Dest {
             tun_port: self.tun_port.load(Relaxed),
             tun_flags: self.tun_flags.load(Relaxed),
             active_conns: self.activeconns.load(Relaxed),
-            inact_conns: self.inactconns.load(Relaxed),
+            inact_conns: (self.totalconns.load(Relaxed) as i32)
+                .wrapping_sub(self.activeconns.load(Relaxed) as i32)
+                .max(0) as u32,
             persist_conns: self.persistconns.load(Relaxed),
-            stats: Some(netlink::Stats::default()),
-            stats64: Some(netlink::Stats::default()),
+            stats: Some(self.stats.report()),
+            stats64: Some(self.stats.report()),
         }
     }
 }
@@ -280,6 +336,10 @@ pub(crate) struct Ctl {
     /// Address services then fwmark services, each in creation order (the dump order).
     entries: KVec<Entry>,
     timeouts: Timeouts,
+    /// The netfilter hooks of each family, registered while the namespace has a service of
+    /// that family (ip_vs's `hooks_afmask`).
+    hooks4: Option<Hooks>,
+    hooks6: Option<Hooks>,
 }
 
 impl Ctl {
@@ -292,6 +352,46 @@ impl Ctl {
                 tcp_fin: 2 * 60,
                 udp: 5 * 60,
             },
+            hooks4: None,
+            hooks6: None,
+        }
+    }
+
+    /// Registers the hooks of each family that has a service and unregisters the others
+    /// (after every service change, like `ip_vs_register_hooks`/`ip_vs_unregister_hooks`).
+    /// Unregistering waits until no hook runs.
+    pub(crate) fn sync_hooks(&mut self, net: &Net) -> Result {
+        let has = |af| self.entries.iter().any(|e| e.svc.key.af == af);
+        let (want4, want6) = (has(abi::AF_INET), has(abi::AF_INET6));
+        if !want4 {
+            self.hooks4 = None;
+        } else if self.hooks4.is_none() {
+            self.hooks4 = Some(Hooks::register(net, false)?);
+        }
+        if !want6 {
+            self.hooks6 = None;
+        } else if self.hooks6.is_none() {
+            self.hooks6 = Some(Hooks::register(net, true)?);
+        }
+        Ok(())
+    }
+
+    /// ZERO: the counters of one service and its destinations, or of all of them.
+    pub(crate) fn zero(&self, key: Option<&SvcKey>) -> Result {
+        match key {
+            Some(k) => {
+                let i = self.find(k).ok_or(EINVAL)?;
+                Self::zero_entry(&self.entries[i]);
+            }
+            None => self.entries.iter().for_each(Self::zero_entry),
+        }
+        Ok(())
+    }
+
+    fn zero_entry(e: &Entry) {
+        e.svc.stats.zero();
+        for d in &e.dests {
+            d.stats.zero();
         }
     }
 
@@ -377,9 +477,15 @@ impl Ctl {
                 key,
                 conf: RcuBox::new(conf)?,
                 dests: RcuBox::new(DestList(KVec::new()))?,
+                stats: Arc::new(Stats::default(), GFP_KERNEL)?,
+                sched: KBox::pin_init(
+                    new_spinlock_bh!(SchedState::empty(), "rvs_sched"),
+                    GFP_KERNEL,
+                )?,
             },
             GFP_KERNEL,
         )?;
+        svc.rebuild_sched(&conf, &[])?;
         // Address services before fwmark services, as ip_vs dumps its two tables.
         let at = if key.fwmark != 0 {
             self.entries.len()
@@ -418,6 +524,11 @@ impl Ctl {
         let i = self.find(&SvcKey::of(msg)).ok_or(EINVAL)?;
         let entry = &mut self.entries[i];
         let conf = Self::conf_of(msg, entry.conf.flags)?;
+        let sched_changed =
+            conf.sched.as_bytes() != entry.conf.sched.as_bytes() || conf.flags != entry.conf.flags;
+        if sched_changed {
+            entry.svc.rebuild_sched(&conf, &entry.dests)?;
+        }
         entry.svc.conf.replace(conf)?;
         entry.conf = conf;
         Ok(())
@@ -428,6 +539,9 @@ impl Ctl {
         let i = self.find(key).ok_or(EINVAL)?;
         let mut kept = KVec::with_capacity(self.entries.len(), GFP_KERNEL)?;
         self.publish(Some(i), None, table)?;
+        for d in &self.entries[i].dests {
+            d.available.store(false, Relaxed);
+        }
         let old = core::mem::replace(&mut self.entries, KVec::new());
         // Dropping the removed entry only drops references: readers keep theirs until the
         // table that still lists the service is freed after a grace period.
@@ -444,6 +558,11 @@ impl Ctl {
     /// FLUSH.
     pub(crate) fn flush(&mut self, table: &RcuBox<Table>) -> Result {
         table.replace(Table::empty())?;
+        for e in &self.entries {
+            for d in &e.dests {
+                d.available.store(false, Relaxed);
+            }
+        }
         self.entries = KVec::new();
         Ok(())
     }
@@ -466,8 +585,8 @@ impl Ctl {
             flags: netlink::ServiceFlags::all(e.conf.flags),
             timeout: e.conf.timeout / HZ,
             netmask: e.conf.netmask,
-            stats: Some(netlink::Stats::default()),
-            stats64: Some(netlink::Stats::default()),
+            stats: Some(e.svc.stats.report()),
+            stats64: Some(e.svc.stats.report()),
             ..SvcMsg::default()
         };
         e.svc.key.fill(&mut msg);
@@ -517,8 +636,12 @@ impl Ctl {
                 tun_port: AtomicU16::new(0),
                 tun_flags: AtomicU16::new(0),
                 activeconns: AtomicU32::new(0),
-                inactconns: AtomicU32::new(0),
+                totalconns: AtomicU32::new(0),
                 persistconns: AtomicU32::new(0),
+                overloaded: AtomicBool::new(false),
+                available: AtomicBool::new(true),
+                stats: Stats::default(),
+                svc_stats: self.entries[s].svc.stats.clone(),
             },
             GFP_KERNEL,
         )?;
@@ -526,6 +649,7 @@ impl Ctl {
         let entry = &mut self.entries[s];
         let list = copy_list(Some(&dest), &entry.dests)?;
         let published = copy_list(None, &list)?;
+        entry.svc.rebuild_sched(&entry.conf, &list)?;
         entry.svc.dests.replace(DestList(published))?;
         entry.dests = list;
         Ok(())
@@ -547,7 +671,9 @@ impl Ctl {
         let entry = &mut self.entries[s];
         let list = copy_without(&entry.dests, d)?;
         let published = copy_list(None, &list)?;
+        entry.svc.rebuild_sched(&entry.conf, &list)?;
         entry.svc.dests.replace(DestList(published))?;
+        entry.dests[d].available.store(false, Relaxed);
         entry.dests = list;
         Ok(())
     }
@@ -567,5 +693,29 @@ impl Ctl {
             udp: keep(t.udp, self.timeouts.udp),
         };
         Ok(())
+    }
+}
+
+/// The protocols' timeout tables, as the packet path reads them (ip_vs's per-namespace
+/// `ip_vs_proto_data`), republished when `--set` changes a timeout.
+pub(crate) struct ProtoData {
+    pub(crate) tcp: TcpData,
+    pub(crate) udp: UdpData,
+    pub(crate) sctp: SctpData,
+}
+
+impl ProtoData {
+    /// The tables with the three configurable timeouts applied.
+    pub(crate) fn with(t: &Timeouts) -> Self {
+        let mut tcp = TcpData::new();
+        tcp.set_timeout(TcpState::Established, t.tcp);
+        tcp.set_timeout(TcpState::FinWait, t.tcp_fin);
+        let mut udp = UdpData::new();
+        udp.set_timeout(t.udp);
+        Self {
+            tcp,
+            udp,
+            sctp: SctpData::new(),
+        }
     }
 }

@@ -39,3 +39,17 @@ unload_all() {
     done
     if module_loaded ip_vs; then modprobe -r ip_vs || rmmod ip_vs || true; fi
 }
+
+# The build tree of the running kernel (the one whose UTS version /proc/version shows), for its
+# selftests; scripts/kernel.sh's key needs host tools the guest may not see the same way.
+running_kdir() {
+    local d uts
+    for d in /var/lib/rvs/kernel/*/; do
+        uts=$(sed -n 's/^#define UTS_VERSION "\(.*\)"$/\1/p' "$d/include/generated/utsversion.h" 2>/dev/null)
+        if [ -n "$uts" ] && grep -qF "$uts" /proc/version; then
+            echo "${d%/}"
+            return 0
+        fi
+    done
+    return 1
+}

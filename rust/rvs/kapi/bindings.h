@@ -23,3 +23,6 @@
 #include <net/ipv6.h>
 #include <net/route.h>
 #include <linux/notifier.h>
+#include <net/ip.h>
+#include <net/ip_tunnels.h>
+#include "datapath.h"

@@ -1,0 +1,335 @@
+//! Connections and persistence templates (`struct ip_vs_conn`, ip_vs_conn.c).
+//!
+//! A [`Conn`] is what the connection table ([`crate::kapi::conntab`]) holds: the addresses and
+//! ports of a flow, its forwarding method (in its flags), its protocol state and the destination
+//! it is bound to. Binding counts it in the destination's counters exactly as `ip_vs_bind_dest`
+//! does, and the table's expiry unbinds it (`ip_vs_unbind_dest`), including the threshold
+//! (overload) updates. A connection scheduled under a persistence template holds a reference to
+//! the template, which keeps the template alive as long as it lives (ip_vs's `cp->control`).
+
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use kernel::sync::Arc;
+
+use crate::{
+    kapi::conntab::{self, Key, Ref, Timed},
+    rvs_core::{
+        abi::{conn_flag, AF_INET6},
+        proto::{
+            sctp::{SctpEvent, SctpState},
+            tcp::{TcpFlags, TcpState},
+            Activity, Direction, Transition,
+        },
+        sched::threshold::{OverloadEvent, Thresholds},
+    },
+    svc::{Dest, ProtoData},
+};
+
+/// `IPPROTO_TCP`, `IPPROTO_UDP`, `IPPROTO_SCTP`, `IPPROTO_IP` (fwmark templates).
+pub(crate) const TCP: u8 = 6;
+/// `IPPROTO_UDP`.
+pub(crate) const UDP: u8 = 17;
+/// `IPPROTO_SCTP`.
+pub(crate) const SCTP: u8 = 132;
+/// `IPPROTO_IP`: the protocol of fwmark templates.
+pub(crate) const IP: u8 = 0;
+
+/// `IP_VS_CTPL_S_ASSURED`: a template whose connection reached ESTABLISHED.
+pub(crate) const CTPL_S_ASSURED: u16 = 1;
+
+/// A connection or persistence template.
+pub(crate) struct Conn {
+    /// Family of the client side (the service's).
+    pub(crate) af: u16,
+    /// Family of the real server (differs for tunnels across families).
+    pub(crate) daf: u16,
+    /// Transport protocol (`IP` for fwmark templates).
+    pub(crate) protocol: u8,
+    /// Client address and port.
+    pub(crate) caddr: [u8; 16],
+    pub(crate) cport: u16,
+    /// Virtual address (the fwmark, big-endian in the first 4 bytes, for fwmark templates) and
+    /// port.
+    pub(crate) vaddr: [u8; 16],
+    pub(crate) vport: u16,
+    /// Real server address and port.
+    pub(crate) daddr: [u8; 16],
+    pub(crate) dport: u16,
+    /// `IP_VS_CONN_F_*` (low 32 bits) and the protocol state (bits 32..48), changed together.
+    flags_state: AtomicU64,
+    /// Packets seen client → server (`in_pkts`).
+    pub(crate) in_pkts: AtomicU32,
+    /// The destination it is bound to.
+    pub(crate) dest: Option<Arc<Dest>>,
+    /// The template that controls it.
+    pub(crate) control: Option<Ref<Conn>>,
+    /// A template whose destination became unavailable: lookups ignore it and a new template
+    /// for the same client takes its place (ip_vs re-keys it with ports 0xffff).
+    invalid: AtomicBool,
+}
+
+impl Conn {
+    /// A new connection to `dest` (`ip_vs_conn_new` + `ip_vs_bind_dest`), in state 0 with the
+    /// destination's connection flags.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn bound(
+        af: u16,
+        protocol: u8,
+        caddr: [u8; 16],
+        cport: u16,
+        vaddr: [u8; 16],
+        vport: u16,
+        dport: u16,
+        flags: u32,
+        dest: &Arc<Dest>,
+        control: Option<Ref<Conn>>,
+    ) -> Self {
+        let mut conn_flags = dest.conn_flags.load(Relaxed);
+        if protocol != UDP || flags & conn_flag::TEMPLATE != 0 {
+            conn_flags &= !conn_flag::ONE_PACKET;
+        }
+        let flags = flags | conn_flags;
+        bind_dest(dest, flags);
+        Self {
+            af,
+            daf: dest.af,
+            protocol,
+            caddr,
+            cport,
+            vaddr,
+            vport,
+            daddr: dest.addr,
+            dport,
+            flags_state: AtomicU64::new(u64::from(flags)),
+            in_pkts: AtomicU32::new(0),
+            dest: Some(dest.clone()),
+            control,
+            invalid: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a template was invalidated.
+    pub(crate) fn is_invalid(&self) -> bool {
+        self.invalid.load(Relaxed)
+    }
+
+    /// Invalidates a template (`ip_vs_check_template` failing).
+    pub(crate) fn invalidate(&self) {
+        self.invalid.store(true, Relaxed);
+    }
+
+    /// `IP_VS_CONN_F_*`.
+    pub(crate) fn flags(&self) -> u32 {
+        self.flags_state.load(Relaxed) as u32
+    }
+
+    /// The protocol state (templates: `CTPL_S_*`).
+    pub(crate) fn state(&self) -> u16 {
+        (self.flags_state.load(Relaxed) >> 32) as u16
+    }
+
+    /// The forwarding method (`IP_VS_CONN_F_FWD_MASK` bits).
+    pub(crate) fn fwd(&self) -> u32 {
+        self.flags() & conn_flag::FWD_MASK
+    }
+
+    /// A persistence template.
+    pub(crate) fn is_template(&self) -> bool {
+        self.flags() & conn_flag::TEMPLATE != 0
+    }
+
+    /// Marks a template assured (`ip_vs_control_assure_ct`).
+    pub(crate) fn assure(&self) {
+        self.flags_state
+            .fetch_or(u64::from(CTPL_S_ASSURED) << 32, Relaxed);
+    }
+
+    /// The "in" key: client → virtual service.
+    pub(crate) fn in_key(&self) -> Key {
+        let dir = if self.is_template() {
+            conntab::DIR_TEMPLATE
+        } else {
+            conntab::DIR_IN
+        };
+        key(
+            self.af,
+            self.protocol,
+            dir,
+            &self.caddr,
+            self.cport,
+            &self.vaddr,
+            self.vport,
+        )
+    }
+
+    /// The "out" key: what the real server's replies carry. For NAT the real server's address
+    /// and port, for the other methods the virtual ones (`ip_vs_conn_out_get`).
+    pub(crate) fn out_key(&self) -> Key {
+        if self.fwd() == conn_flag::MASQ {
+            key(
+                self.af,
+                self.protocol,
+                conntab::DIR_OUT,
+                &self.daddr,
+                self.dport,
+                &self.caddr,
+                self.cport,
+            )
+        } else {
+            key(
+                self.af,
+                self.protocol,
+                conntab::DIR_OUT,
+                &self.vaddr,
+                self.vport,
+                &self.caddr,
+                self.cport,
+            )
+        }
+    }
+
+    /// Applies a state transition computed from the current state: the CAS makes concurrent
+    /// packets of one connection agree on one sequence of states, and only the winner of a
+    /// transition moves the destination's counters.
+    fn transit<S>(
+        &self,
+        step: impl Fn(u16, u32) -> Transition<S>,
+        to_raw: impl Fn(&S) -> u16,
+    ) -> Transition<S> {
+        let mut cur = self.flags_state.load(Relaxed);
+        loop {
+            let t = step((cur >> 32) as u16, cur as u32);
+            let new = (u64::from(to_raw(&t.state)) << 32) | u64::from(t.flags);
+            match self
+                .flags_state
+                .compare_exchange_weak(cur, new, Relaxed, Relaxed)
+            {
+                Ok(_) => return t,
+                Err(c) => cur = c,
+            }
+        }
+    }
+
+    fn account(&self, activity: Activity, assure: bool) {
+        if let Some(d) = &self.dest {
+            match activity {
+                Activity::Activated => {
+                    d.activeconns.fetch_add(1, Relaxed);
+                }
+                Activity::Deactivated => {
+                    d.activeconns.fetch_sub(1, Relaxed);
+                }
+                Activity::Unchanged => {}
+            }
+        }
+        if assure {
+            if let Some(ct) = &self.control {
+                ct.assure();
+            }
+        }
+    }
+
+    /// `set_tcp_state`; returns the new timeout in seconds.
+    pub(crate) fn tcp_state(&self, pd: &ProtoData, dir: Direction, th: TcpFlags) -> u32 {
+        let has_dest = self.dest.is_some();
+        let t = self.transit(
+            |s, f| {
+                let state = TcpState::from_raw(s).unwrap_or(TcpState::None);
+                pd.tcp.transition(state, f, has_dest, dir, th)
+            },
+            |s| *s as u16,
+        );
+        self.account(t.activity, t.assure_template);
+        t.timeout_secs
+    }
+
+    /// `udp_state_transition`.
+    pub(crate) fn udp_state(&self, pd: &ProtoData, dir: Direction) -> u32 {
+        let t = pd.udp.transition(self.flags(), dir);
+        self.account(t.activity, t.assure_template);
+        t.timeout_secs
+    }
+
+    /// `set_sctp_state`.
+    pub(crate) fn sctp_state(&self, pd: &ProtoData, dir: Direction, ev: SctpEvent) -> u32 {
+        let has_dest = self.dest.is_some();
+        let t = self.transit(
+            |s, f| {
+                let state = SctpState::from_raw(s).unwrap_or(SctpState::None);
+                pd.sctp.transition(state, f, has_dest, dir, ev)
+            },
+            |s| *s as u16,
+        );
+        self.account(t.activity, t.assure_template);
+        t.timeout_secs
+    }
+}
+
+/// The key of one tuple. IPv4 addresses use the first 4 bytes; the rest must be zero.
+pub(crate) fn key(
+    af: u16,
+    protocol: u8,
+    dir: u8,
+    saddr: &[u8; 16],
+    sport: u16,
+    daddr: &[u8; 16],
+    dport: u16,
+) -> Key {
+    let mut k = Key {
+        saddr: *saddr,
+        daddr: *daddr,
+        sport: sport.to_be(),
+        dport: dport.to_be(),
+        af: u8::from(af == AF_INET6),
+        protocol,
+        dir,
+        pad: 0,
+    };
+    if af != AF_INET6 {
+        k.saddr[4..].fill(0);
+        k.daddr[4..].fill(0);
+    }
+    k
+}
+
+/// `ip_vs_bind_dest`'s counters.
+fn bind_dest(dest: &Dest, flags: u32) {
+    if flags & conn_flag::TEMPLATE != 0 {
+        dest.persistconns.fetch_add(1, Relaxed);
+        return;
+    }
+    if flags & conn_flag::INACTIVE == 0 {
+        dest.activeconns.fetch_add(1, Relaxed);
+    }
+    let tc = dest.totalconns.fetch_add(1, Relaxed).wrapping_add(1);
+    let th = thresholds(dest);
+    if th.bind_triggers(tc as i32) {
+        dest.update_overload(OverloadEvent::Bind);
+    }
+}
+
+fn thresholds(dest: &Dest) -> Thresholds {
+    Thresholds::new(
+        dest.u_threshold.load(Relaxed),
+        dest.l_threshold.load(Relaxed),
+    )
+}
+
+impl Timed for Conn {
+    /// `ip_vs_unbind_dest`.
+    fn unlinked(&self) {
+        let Some(dest) = &self.dest else { return };
+        let flags = self.flags();
+        if flags & conn_flag::TEMPLATE != 0 {
+            dest.persistconns.fetch_sub(1, Relaxed);
+            return;
+        }
+        if flags & conn_flag::INACTIVE == 0 {
+            dest.activeconns.fetch_sub(1, Relaxed);
+        }
+        let before = dest.totalconns.fetch_sub(1, Relaxed);
+        if thresholds(dest).unbind_triggers(before as i32) {
+            dest.update_overload(OverloadEvent::Unbind);
+        }
+    }
+}

@@ -1,0 +1,715 @@
+//! The packet path: what the netfilter hooks do (ip_vs_core.c).
+//!
+//! - [`in_hook`] (`ip_vs_in_hook`, LOCAL_IN and LOCAL_OUT): packets from clients. A packet of a
+//!   known connection goes to that connection's real server; a packet that may start a
+//!   connection to a virtual service is scheduled (`ip_vs_schedule`, persistence included), a
+//!   connection entry is created, and the packet is transmitted by the destination's forwarding
+//!   method ([`crate::xmit`]).
+//! - [`out_hook`] (`ip_vs_out_hook`, LOCAL_IN, FORWARD and LOCAL_OUT): replies of real servers.
+//!   For NAT the source goes back to the virtual address and port (`handle_response`).
+//!
+//! Everything runs under RCU, in softirq (or with bottom halves disabled), and never sleeps.
+
+use core::sync::atomic::Ordering::Relaxed;
+
+use kernel::sync::Arc;
+
+use crate::kapi::conntab::Timed;
+
+use crate::{
+    conn::{self, Conn, IP, SCTP, TCP, UDP},
+    kapi::{
+        conntab::{self, Ref},
+        netfilter::{HookPoint, HookState},
+        rcu::{self, Guard},
+        skb::{Skb, Verdict},
+        HZ,
+    },
+    netns::Netns,
+    rvs_core::{
+        abi::{conn_flag, svc_flag, AF_INET, AF_INET6},
+        packet::{
+            fill_iph,
+            icmp::{self, IcmpClass, IcmpNat},
+            Addr, Af,
+        },
+        proto::{sctp, sctp::SctpEvent, tcp, tcp::TcpFlags, Direction},
+        sched,
+    },
+    svc::{Dest, Service},
+    xmit,
+};
+
+/// `FTPDATA`: the port of active FTP data connections, never scheduled.
+const FTPDATA: u16 = 20;
+/// `FTPPORT`.
+const FTPPORT: u16 = 21;
+/// `IPPROTO_ICMP`, `IPPROTO_ICMPV6`.
+const ICMP: u8 = 1;
+const ICMPV6: u8 = 58;
+
+/// What the packet path needs of a packet's headers (`struct ip_vs_iphdr` + ports).
+pub(crate) struct Pkt {
+    pub(crate) af: u16,
+    pub(crate) protocol: u8,
+    pub(crate) saddr: [u8; 16],
+    pub(crate) daddr: [u8; 16],
+    pub(crate) sport: u16,
+    pub(crate) dport: u16,
+    /// An IPv6 non-first fragment (`fragoffs`).
+    pub(crate) fragment: bool,
+    /// TCP flags byte, if a full TCP header is there.
+    pub(crate) tcp_flags: Option<u8>,
+    /// The first SCTP chunk type, if there is one.
+    pub(crate) sctp_chunk: Option<u8>,
+}
+
+impl Pkt {
+    fn ipv6(&self) -> bool {
+        self.af == AF_INET6
+    }
+}
+
+fn addr16(a: &crate::rvs_core::packet::Addr) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    let b = a.as_bytes();
+    out[..b.len()].copy_from_slice(b);
+    out
+}
+
+/// Reads the IP header and the ports of a packet, making them linear.
+fn headers(skb: &mut Skb, ipv6: bool) -> Option<Pkt> {
+    let len = skb.len() as usize;
+    let want = if ipv6 { len.min(512) } else { len.min(60) };
+    if !skb.pull(want) {
+        return None;
+    }
+    let af = if ipv6 { Af::Inet6 } else { Af::Inet };
+    let iph = fill_iph(af, skb.network(), 0, 0).ok()?;
+    let l4off = iph.len;
+    // The transport header IPVS reads: TCP 20 bytes, UDP 8, SCTP 12 + a chunk header.
+    let l4len = match iph.protocol {
+        TCP => 20,
+        SCTP => 16,
+        _ => 8,
+    };
+    let fragment = iph.fragoffs != 0;
+    if !fragment {
+        let _ = skb.pull(l4off.saturating_add(l4len).min(len));
+    }
+    let net = skb.network();
+    let l4 = net.get(l4off..).unwrap_or(&[]);
+    let (sport, dport) = if fragment {
+        (0, 0)
+    } else {
+        match l4 {
+            [a, b, c, d, ..] => (u16::from_be_bytes([*a, *b]), u16::from_be_bytes([*c, *d])),
+            _ => (0, 0),
+        }
+    };
+    let tcp_flags = if iph.protocol == TCP && !fragment && l4.len() >= 20 {
+        l4.get(13).copied()
+    } else {
+        None
+    };
+    let sctp_chunk = if iph.protocol == SCTP && !fragment {
+        l4.get(12).copied()
+    } else {
+        None
+    };
+    Some(Pkt {
+        af: if ipv6 { AF_INET6 } else { AF_INET },
+        protocol: iph.protocol,
+        saddr: addr16(&iph.saddr),
+        daddr: addr16(&iph.daddr),
+        sport,
+        dport,
+        fragment,
+        tcp_flags,
+        sctp_chunk,
+    })
+}
+
+/// `is_new_conn`: a TCP SYN or an SCTP INIT.
+fn is_new_conn(p: &Pkt) -> bool {
+    match p.protocol {
+        TCP => p.tcp_flags.is_some_and(|f| f & 0x02 != 0),
+        SCTP => p.sctp_chunk == Some(1),
+        _ => false,
+    }
+}
+
+/// `ip_vs_in_hook`.
+pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
+    if skb.ipvs_property() {
+        return Verdict::Accept(skb);
+    }
+    if (!skb.is_for_host() && st.hook != HookPoint::LocalOut) || !skb.has_dst() {
+        return Verdict::Accept(skb);
+    }
+    let Some(ns) = Netns::of(st.net) else {
+        return Verdict::Accept(skb);
+    };
+    let Some(p) = headers(&mut skb, st.ipv6) else {
+        return Verdict::Accept(skb);
+    };
+    match p.protocol {
+        TCP | UDP | SCTP => {}
+        _ => {
+            // ICMP errors about connections are relayed by ip_vs (`ip_vs_in_icmp`); rvs passes
+            // them to the stack for now. Other protocols: not ours.
+            if ns.vars().ignore_tunneled() != 0 && p.protocol != 1 && p.protocol != 58 {
+                skb.set_ipvs_property();
+            }
+            return Verdict::Accept(skb);
+        }
+    }
+    let guard = rcu::read_lock();
+    let mut cp = if p.fragment && p.sport == 0 {
+        None
+    } else {
+        ns.conns().lookup(
+            &conn::key(
+                p.af,
+                p.protocol,
+                conntab::DIR_IN,
+                &p.saddr,
+                p.sport,
+                &p.daddr,
+                p.dport,
+            ),
+            &guard,
+        )
+    };
+
+    // A new connection's first packet that hits an old entry (conn_reuse_mode).
+    if let Some(c) = &cp {
+        if !p.fragment && is_new_conn(&p) {
+            let vars = ns.vars();
+            let nodest = vars.expire_nodest_conn() != 0
+                && c.dest.as_ref().is_some_and(|d| d.weight.load(Relaxed) == 0);
+            let reuse = vars.conn_reuse_mode() as u32;
+            let controlled = c.control.is_some();
+            let expected = reuse != 0
+                && match c.protocol {
+                    TCP => tcp::is_new_conn_expected(
+                        tcp::TcpState::from_raw(c.state()).unwrap_or(tcp::TcpState::None),
+                        c.flags(),
+                        reuse,
+                        controlled,
+                    ),
+                    SCTP => sctp::is_new_conn_expected(
+                        sctp::SctpState::from_raw(c.state()).unwrap_or(sctp::SctpState::None),
+                        controlled,
+                    ),
+                    _ => false,
+                };
+            if nodest || expected {
+                // The old entry has no conntrack of its own here (rvs keeps IPVS flows
+                // untracked), so it is always rescheduled.
+                if let Some(old) = cp.take() {
+                    old.expire_now();
+                }
+            }
+        }
+    }
+
+    // The destination went away (deleted): drop, or expire the entry (expire_nodest_conn).
+    if let Some(c) = &cp {
+        if c.dest.as_ref().is_some_and(|d| !d.available.load(Relaxed)) {
+            if ns.vars().expire_nodest_conn() != 0 {
+                if let Some(old) = cp.take() {
+                    old.expire_now();
+                }
+            } else {
+                return Verdict::Drop(skb);
+            }
+        }
+    }
+
+    let c = match cp {
+        Some(c) => c,
+        None => {
+            if p.fragment {
+                return Verdict::Accept(skb);
+            }
+            match try_to_schedule(ns, &mut skb, &p, &guard) {
+                Scheduled::Conn(c) => c,
+                Scheduled::OnePacket(c) => {
+                    return one_packet(ns, skb, st, &p, c);
+                }
+                Scheduled::Accept => return Verdict::Accept(skb),
+                Scheduled::Drop => return Verdict::Drop(skb),
+                Scheduled::Leave(svc) => return leave(ns, skb, st, &p, &svc),
+            }
+        }
+    };
+
+    in_stats(ns, &c, skb.len());
+    if let Some(t) = set_state(ns, &c, &p, Direction::Input) {
+        c.set_timeout(t);
+    }
+    let verdict = xmit::transmit(ns, skb, st, &c, &p);
+    c.in_pkts.fetch_add(1, Relaxed);
+    c.put();
+    drop(guard);
+    verdict
+}
+
+/// A one-packet-scheduled UDP datagram: its connection lives for this packet only and never
+/// enters the table (`IP_VS_CONN_F_ONE_PACKET`).
+fn one_packet(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt, c: Conn) -> Verdict {
+    in_stats(ns, &c, skb.len());
+    let v = xmit::transmit(ns, skb, st, &c, p);
+    c.unlinked();
+    v
+}
+
+/// `ip_vs_in_stats`: the destination's, its service's and the namespace's.
+fn in_stats(ns: &Netns, c: &Conn, len: u32) {
+    if let Some(d) = &c.dest {
+        if d.available.load(Relaxed) {
+            d.stats.inbound(len);
+            d.svc_stats.inbound(len);
+            ns.stats().inbound(len);
+        }
+    }
+}
+
+/// `ip_vs_out_stats`.
+fn out_stats(ns: &Netns, c: &Conn, len: u32) {
+    if let Some(d) = &c.dest {
+        if d.available.load(Relaxed) {
+            d.stats.outbound(len);
+            d.svc_stats.outbound(len);
+            ns.stats().outbound(len);
+        }
+    }
+}
+
+/// `ip_vs_set_state`: the protocol's state transition; returns the new timeout in jiffies, or
+/// `None` when the packet carries nothing to decide on (the timeout stays).
+fn set_state(ns: &Netns, c: &Conn, p: &Pkt, dir: Direction) -> Option<u32> {
+    let guard = rcu::read_lock();
+    let pd = ns.proto(&guard);
+    let secs = match c.protocol {
+        TCP => c.tcp_state(pd, dir, TcpFlags::from_byte(p.tcp_flags?)),
+        UDP => c.udp_state(pd, dir),
+        SCTP => c.sctp_state(pd, dir, SctpEvent::from_chunk_type(p.sctp_chunk?)),
+        _ => return None,
+    };
+    Some(secs.saturating_mul(HZ))
+}
+
+/// The outcome of `ip_vs_try_to_schedule`.
+enum Scheduled {
+    Conn(Ref<Conn>),
+    OnePacket(Conn),
+    /// No service, or a packet that does not start a connection: on through the stack.
+    Accept,
+    /// Drop (memory, or a header that cannot be read).
+    Drop,
+    /// A service but no destination: `ip_vs_leave`.
+    Leave(Arc<Service>),
+}
+
+/// `*_conn_schedule` + `ip_vs_schedule`.
+fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Scheduled {
+    let vars = ns.vars();
+    match p.protocol {
+        TCP => match p.tcp_flags {
+            Some(f) => {
+                if !tcp::may_schedule(TcpFlags::from_byte(f), vars.sloppy_tcp() != 0) {
+                    return Scheduled::Accept;
+                }
+            }
+            None => return Scheduled::Drop,
+        },
+        SCTP => {
+            let chunks = p.sctp_chunk.map(|c| [c]);
+            let chunks: &[u8] = match &chunks {
+                Some(c) => c,
+                None => &[],
+            };
+            if !sctp::may_schedule(chunks, vars.sloppy_sctp() != 0) {
+                return Scheduled::Accept;
+            }
+        }
+        _ => {}
+    }
+    let Some(svc) = ns.find_service(p.af, p.protocol, &p.daddr, p.dport, skb.mark(), guard) else {
+        return Scheduled::Accept;
+    };
+    let svc = svc.clone();
+    if p.sport == FTPDATA {
+        return Scheduled::Accept;
+    }
+    // Do not schedule replies from a local real server.
+    if skb.locally_generated() {
+        let inv = conn::key(
+            p.af,
+            p.protocol,
+            conntab::DIR_IN,
+            &p.daddr,
+            p.dport,
+            &p.saddr,
+            p.sport,
+        );
+        if ns.conns().lookup(&inv, guard).is_some() {
+            return Scheduled::Accept;
+        }
+    }
+    let conf = *svc.conf(guard);
+    if conf.flags & svc_flag::PERSISTENT != 0 {
+        return sched_persist(ns, p, &svc, &conf, guard);
+    }
+    if svc.key.fwmark == 0 && p.dport != svc.key.port {
+        return Scheduled::Leave(svc);
+    }
+    let Some(dest) = pick(&svc, p, &conf) else {
+        return Scheduled::Leave(svc);
+    };
+    let ops = conf.flags & svc_flag::ONEPACKET != 0 && p.protocol == UDP;
+    let dport = if dest.port != 0 { dest.port } else { p.dport };
+    let flags = if ops { conn_flag::ONE_PACKET } else { 0 };
+    let c = Conn::bound(
+        p.af, p.protocol, p.saddr, p.sport, p.daddr, p.dport, dport, flags, &dest, None,
+    );
+    conn_stats(ns, &svc, &dest);
+    if ops {
+        return Scheduled::OnePacket(c);
+    }
+    new_conn(ns, c)
+}
+
+/// Puts a new connection in the table.
+fn new_conn(ns: &Netns, c: Conn) -> Scheduled {
+    let keys = [c.in_key(), c.out_key()];
+    match ns.conns().insert(c, &keys, 3 * HZ) {
+        Ok(r) => Scheduled::Conn(r),
+        Err(_) => Scheduled::Drop,
+    }
+}
+
+/// `ip_vs_conn_stats`.
+fn conn_stats(ns: &Netns, svc: &Service, dest: &Dest) {
+    dest.stats.conn();
+    svc.stats.conn();
+    ns.stats().conn();
+}
+
+/// Runs the service's scheduler.
+fn pick(svc: &Service, p: &Pkt, conf: &crate::svc::SvcConf) -> Option<Arc<Dest>> {
+    let pkt = sched::Packet {
+        af: p.af,
+        protocol: p.protocol,
+        saddr: p.saddr,
+        daddr: p.daddr,
+        sport: p.sport,
+        dport: p.dport,
+        inverse: false,
+    };
+    let _ = conf;
+    let now = u64::from(crate::kapi::jiffies());
+    svc.sched().lock().pick(&pkt, now)
+}
+
+/// `ip_vs_sched_persist`.
+fn sched_persist(
+    ns: &Netns,
+    p: &Pkt,
+    svc: &Arc<Service>,
+    conf: &crate::svc::SvcConf,
+    guard: &Guard,
+) -> Scheduled {
+    // The client's network: the address masked with the service's netmask (IPv6: prefix).
+    let mut snet = p.saddr;
+    if p.af == AF_INET6 {
+        let plen = conf.netmask.min(128) as usize;
+        for (i, b) in snet.iter_mut().enumerate() {
+            let bits = plen.saturating_sub(i * 8).min(8);
+            *b &= (0xffu16 << (8 - bits)) as u8;
+        }
+    } else {
+        let m = conf.netmask.to_ne_bytes();
+        for (b, m) in snet.iter_mut().zip(m) {
+            *b &= m;
+        }
+    }
+    let (protocol, vaddr, vport) = if p.dport == svc.key.port {
+        (
+            p.protocol,
+            p.daddr,
+            if svc.key.port != FTPPORT { p.dport } else { 0 },
+        )
+    } else if svc.key.fwmark != 0 {
+        let mut fw = [0u8; 16];
+        fw[..4].copy_from_slice(&svc.key.fwmark.to_be_bytes());
+        (IP, fw, 0)
+    } else {
+        (p.protocol, p.daddr, 0)
+    };
+    let tkey = conn::key(
+        p.af,
+        protocol,
+        conntab::DIR_TEMPLATE,
+        &snet,
+        0,
+        &vaddr,
+        vport,
+    );
+    let vars = ns.vars();
+    let found = ns.conns().lookup(&tkey, guard).filter(|ct| {
+        if ct.is_invalid() {
+            return false;
+        }
+        let ok = ct.dest.as_ref().is_some_and(|d| {
+            d.available.load(Relaxed)
+                && !(vars.expire_quiescent_template() != 0 && d.weight.load(Relaxed) == 0)
+        });
+        if !ok {
+            ct.invalidate();
+        }
+        ok
+    });
+    let ct = match found {
+        Some(ct) => ct,
+        None => {
+            let Some(dest) = pick(svc, p, conf) else {
+                return Scheduled::Leave(svc.clone());
+            };
+            let dport = if p.dport == svc.key.port && svc.key.port != FTPPORT {
+                dest.port
+            } else {
+                0
+            };
+            let t = Conn::bound(
+                p.af,
+                protocol,
+                snet,
+                0,
+                vaddr,
+                vport,
+                dport,
+                conn_flag::TEMPLATE,
+                &dest,
+                None,
+            );
+            match ns
+                .conns()
+                .insert_replacing(t, &tkey, conf.timeout, guard, |old| old.is_invalid())
+            {
+                Ok(ct) => ct,
+                Err(_) => return Scheduled::Drop,
+            }
+        }
+    };
+    let Some(dest) = ct.dest.clone() else {
+        return Scheduled::Drop;
+    };
+    let dport = if p.dport == svc.key.port && dest.port != 0 {
+        dest.port
+    } else {
+        p.dport
+    };
+    let ops = conf.flags & svc_flag::ONEPACKET != 0 && p.protocol == UDP;
+    let flags = if ops { conn_flag::ONE_PACKET } else { 0 };
+    ct.set_timeout(conf.timeout);
+    let control = ct.clone_ref();
+    ct.put();
+    let c = Conn::bound(
+        p.af,
+        p.protocol,
+        p.saddr,
+        p.sport,
+        p.daddr,
+        p.dport,
+        dport,
+        flags,
+        &dest,
+        Some(control),
+    );
+    conn_stats(ns, svc, &dest);
+    if ops {
+        return Scheduled::OnePacket(c);
+    }
+    new_conn(ns, c)
+}
+
+/// `ip_vs_leave`: a service matched but no destination could take the packet.
+fn leave(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, svc: &Service) -> Verdict {
+    let _ = ns;
+    if svc.key.port == FTPPORT && p.dport != FTPPORT {
+        return Verdict::Accept(skb);
+    }
+    if p.ipv6() {
+        // ICMPV6_DEST_UNREACH / ICMPV6_PORT_UNREACH.
+        skb.icmpv6_send(st.net, 1, 4, 0);
+    } else {
+        // ICMP_DEST_UNREACH / ICMP_PORT_UNREACH.
+        skb.icmp_send(3, 3, 0);
+    }
+    Verdict::Drop(skb)
+}
+
+/// `ip_vs_out_hook`.
+pub(crate) fn out_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
+    if skb.ipvs_property() || !skb.has_dst() {
+        return Verdict::Accept(skb);
+    }
+    let Some(ns) = Netns::of(st.net) else {
+        return Verdict::Accept(skb);
+    };
+    let Some(p) = headers(&mut skb, st.ipv6) else {
+        return Verdict::Accept(skb);
+    };
+    if p.protocol == ICMP && !st.ipv6 || p.protocol == ICMPV6 && st.ipv6 {
+        return match out_icmp(ns, skb, st) {
+            Ok(v) => v,
+            Err(skb) => Verdict::Accept(skb),
+        };
+    }
+    match p.protocol {
+        TCP | UDP | SCTP => {}
+        _ => return Verdict::Accept(skb),
+    }
+    if p.fragment {
+        return Verdict::Accept(skb);
+    }
+    if !st.ipv6 {
+        // IPv4 fragments would have to be reassembled first (ip_vs_gather_frags); not yet.
+        let net = skb.network();
+        if net.len() >= 8 && u16::from_be_bytes([net[6], net[7]]) & 0x3fff != 0 {
+            return Verdict::Accept(skb);
+        }
+    }
+    let guard = rcu::read_lock();
+    let key = conn::key(
+        p.af,
+        p.protocol,
+        conntab::DIR_OUT,
+        &p.saddr,
+        p.sport,
+        &p.daddr,
+        p.dport,
+    );
+    let Some(c) = ns.conns().lookup(&key, &guard) else {
+        return Verdict::Accept(skb);
+    };
+    handle_response(ns, skb, st, &p, c)
+}
+
+/// `handle_response`: a reply of a real server.
+fn handle_response(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, c: Ref<Conn>) -> Verdict {
+    if c.fwd() == conn_flag::MASQ {
+        if !xmit::snat(&mut skb, &c, p) {
+            c.put();
+            return Verdict::Stolen(skb.free());
+        }
+        if ns.vars().snat_reroute() != 0
+            && st.hook != HookPoint::LocalIn
+            && !skb.route_me_harder(st.net, st.ipv6)
+        {
+            c.put();
+            return Verdict::Stolen(skb.free());
+        }
+    }
+    out_stats(ns, &c, skb.len());
+    if let Some(t) = set_state(ns, &c, p, Direction::Output) {
+        c.set_timeout(t);
+    }
+    skb.set_ipvs_property();
+    skb.notrack();
+    c.put();
+    Verdict::Accept(skb)
+}
+
+/// `ip_vs_out_icmp` / `_v6` with `handle_response_icmp`: an ICMP error from a real server about
+/// a connection (the embedded packet is one the client sent). For NAT its outer source and the
+/// embedded destination go back to the virtual address and port. `Err` gives the packet back
+/// for the normal path (not an error IPVS relates).
+fn out_icmp(ns: &Netns, mut skb: Skb, st: &HookState<'_>) -> Result<Verdict, Skb> {
+    let len = skb.len() as usize;
+    // ICMP errors are small (at most 576 bytes for IPv4, the minimum MTU for IPv6): make the
+    // whole message linear.
+    if !skb.pull(len) {
+        return Ok(Verdict::Drop(skb));
+    }
+    let af = if st.ipv6 { Af::Inet6 } else { Af::Inet };
+    let (outer, class) = {
+        let Some(pkt) = skb.network().get(..len) else {
+            return Ok(Verdict::Drop(skb));
+        };
+        let Ok(outer) = fill_iph(af, pkt, 0, 0) else {
+            return Ok(Verdict::Accept(skb));
+        };
+        if !st.ipv6 && pkt.len() >= 8 && u16::from_be_bytes([pkt[6], pkt[7]]) & 0x3fff != 0 {
+            // A fragmented ICMP error would be reassembled by ip_vs first; not yet here.
+            return Ok(Verdict::Accept(skb));
+        }
+        (outer, icmp::classify(pkt, &outer))
+    };
+    let err = match class {
+        Err(_) => return Ok(Verdict::Drop(skb)),
+        Ok(IcmpClass::NotRelated) => return Err(skb),
+        Ok(IcmpClass::Ignore) => return Ok(Verdict::Accept(skb)),
+        Ok(IcmpClass::Related(e)) => e,
+    };
+    let (TCP | UDP | SCTP) = err.inner.protocol else {
+        return Ok(Verdict::Accept(skb));
+    };
+    let Some((sport, dport)) = err.ports else {
+        return Ok(Verdict::Accept(skb));
+    };
+    let guard = rcu::read_lock();
+    // The embedded packet went client -> real server: its reply direction is our out tuple.
+    let key = conn::key(
+        if st.ipv6 { AF_INET6 } else { AF_INET },
+        err.inner.protocol,
+        conntab::DIR_OUT,
+        &addr16(&err.inner.daddr),
+        dport,
+        &addr16(&err.inner.saddr),
+        sport,
+    );
+    let Some(c) = ns.conns().lookup(&key, &guard) else {
+        return Ok(Verdict::Accept(skb));
+    };
+    if c.fwd() == conn_flag::MASQ {
+        let ok_sum = skb
+            .network()
+            .get(..len)
+            .is_some_and(|pkt| icmp::checksum_ok(pkt, &outer));
+        if !ok_sum || !skb.make_writable(len) {
+            return Ok(Verdict::Drop(skb));
+        }
+        let vaddr = if st.ipv6 {
+            Addr::V6(c.vaddr)
+        } else {
+            Addr::V4([c.vaddr[0], c.vaddr[1], c.vaddr[2], c.vaddr[3]])
+        };
+        let nat_ok = match skb.network_mut().get_mut(..len) {
+            Some(pkt) => icmp::nat_icmp(pkt, &outer, &err, IcmpNat::Out, &vaddr, c.vport).is_ok(),
+            None => false,
+        };
+        if !nat_ok {
+            return Ok(Verdict::Drop(skb));
+        }
+        skb.invalidate_complete_csum();
+        if ns.vars().snat_reroute() != 0
+            && st.hook != HookPoint::LocalIn
+            && !skb.route_me_harder(st.net, st.ipv6)
+        {
+            return Ok(Verdict::Drop(skb));
+        }
+    }
+    out_stats(ns, &c, skb.len());
+    skb.set_ipvs_property();
+    skb.notrack();
+    Ok(Verdict::Accept(skb))
+}
+
+/// `ip_vs_forward_icmp`: ICMP errors being forwarded (not relayed by rvs yet).
+pub(crate) fn forward_icmp_hook(skb: Skb, _st: &HookState<'_>) -> Verdict {
+    Verdict::Accept(skb)
+}

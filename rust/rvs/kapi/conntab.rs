@@ -1,0 +1,542 @@
+//! The connection table: a resizable RCU hash table (`rhashtable`) of reference-counted entries
+//! that expire by timer, with ip_vs's connection lifetime rules (ip_vs_conn.c).
+//!
+//! Unlike ip_vs's fixed array of 4,096 buckets, an `rhashtable` grows (and shrinks) with the
+//! number of entries, so lookups stay short with millions of connections. Lookups are lock-free
+//! (RCU); inserts and removals take the table's per-bucket locks with bottom halves disabled.
+//!
+//! An entry has up to two keys ([`Key`]): the "in" tuple, which packets from the client match, and
+//! the "out" tuple, which the real server's replies match. Lifetimes follow ip_vs exactly:
+//!
+//! - The table holds one reference, each [`Ref`] another. A new entry starts with the table's and
+//!   the creator's, and its timer armed with the initial timeout.
+//! - [`Ref::put`] re-arms the timer with the entry's timeout, as `ip_vs_conn_put` does after each
+//!   packet; dropping a [`Ref`] only gives up the reference (`__ip_vs_conn_put`).
+//! - When the timer fires, the entry leaves the table only if the table's reference is the last
+//!   one (`refcount_dec_if_one`); otherwise it tries again in 60 s (`expire_later`). An entry held
+//!   by another entry's [`Ref`] (a persistence template held by its connections) therefore lives
+//!   as long as they do, which is ip_vs's `n_control` rule.
+//! - A removed entry is told ([`Timed::unlinked`]) and freed after an RCU grace period, so a
+//!   reader that found it just before still reads valid memory; a lookup never hands out a
+//!   reference to an entry whose count reached zero.
+//!
+//! Dropping the [`Table`] (namespace exit, after the hooks are gone) stops every timer and frees
+//! every entry.
+
+use core::{
+    marker::PhantomData,
+    mem::offset_of,
+    ptr::NonNull,
+    sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering},
+};
+
+use kernel::{
+    alloc::{
+        flags::{GFP_ATOMIC, GFP_KERNEL},
+        KBox,
+    },
+    error::{code::EEXIST, to_result, Error, Result},
+    types::Opaque,
+};
+
+use super::{bindings, rcu::Guard};
+
+/// The key of one tuple (`struct rvs_conn_key`): plain bytes, built by callers.
+pub(crate) type Key = bindings::rvs_conn_key;
+
+/// The direction byte of an "in" tuple (client → virtual service).
+pub(crate) const DIR_IN: u8 = 0;
+/// The direction byte of an "out" tuple (real server → client).
+pub(crate) const DIR_OUT: u8 = 1;
+/// The direction byte of a persistence template's tuple.
+pub(crate) const DIR_TEMPLATE: u8 = 2;
+
+/// What an entry of the table holds.
+pub(crate) trait Timed: Sized + Send + Sync + 'static {
+    /// The entry left the table: no lookup finds it any more and no [`Ref`] to it exists. Runs
+    /// in the timer's softirq (or at table teardown); must not sleep.
+    fn unlinked(&self);
+}
+
+/// One entry: its tuples, timer and count, then the value.
+#[repr(C)]
+struct Entry<T> {
+    /// Tuple 0 ("in" or template) and tuple 1 ("out").
+    tuples: [Opaque<bindings::rvs_tuple>; 2],
+    timer: Opaque<bindings::timer_list>,
+    rcu: Opaque<bindings::callback_head>,
+    refcnt: AtomicU32,
+    /// Number of tuples inserted (1 or 2).
+    ntuples: u32,
+    /// Timeout in jiffies, used by [`Ref::put`].
+    timeout: AtomicU32,
+    table: *const Inner,
+    value: T,
+}
+
+/// The part of the table entries point to; boxed so it never moves.
+struct Inner {
+    ht: Opaque<bindings::rhashtable>,
+    count: AtomicUsize,
+}
+
+/// A connection table.
+///
+/// # Invariants
+///
+/// `inner.ht` is an initialised rhashtable whose objects are tuples of live `Entry<T>`s.
+pub(crate) struct Table<T: Timed> {
+    inner: KBox<Inner>,
+    _entries: PhantomData<T>,
+}
+
+// SAFETY: The table is shared between CPUs by design; all access goes through the rhashtable's
+// own synchronisation and atomics.
+unsafe impl<T: Timed> Send for Table<T> {}
+// SAFETY: As above.
+unsafe impl<T: Timed> Sync for Table<T> {}
+
+/// A counted reference to an entry.
+///
+/// # Invariants
+///
+/// `entry` is live and this value owns one count of its `refcnt`.
+pub(crate) struct Ref<T: Timed> {
+    entry: NonNull<Entry<T>>,
+}
+
+// SAFETY: A `Ref` is a count on a shared `T: Send + Sync`.
+unsafe impl<T: Timed> Send for Ref<T> {}
+// SAFETY: As above.
+unsafe impl<T: Timed> Sync for Ref<T> {}
+
+impl<T: Timed> Entry<T> {
+    /// The entry a tuple belongs to.
+    ///
+    /// # Safety
+    ///
+    /// `t` must point to a tuple of a live `Entry<T>`; its key's direction says which.
+    unsafe fn of_tuple(t: *mut bindings::rvs_tuple) -> *mut Self {
+        // SAFETY: `t` is a tuple of an entry (caller), so its key is readable.
+        let dir = unsafe { (*t).key.dir };
+        let index = usize::from(dir == DIR_OUT);
+        let off =
+            offset_of!(Entry<T>, tuples) + index * core::mem::size_of::<bindings::rvs_tuple>();
+        // SAFETY: The tuple lies `off` bytes into its entry.
+        unsafe { t.cast::<u8>().sub(off).cast::<Self>() }
+    }
+
+    /// Takes a reference unless the count already reached zero (`refcount_inc_not_zero`).
+    fn try_get(&self) -> bool {
+        let mut n = self.refcnt.load(Ordering::Relaxed);
+        while n != 0 {
+            match self
+                .refcnt
+                .compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(cur) => n = cur,
+            }
+        }
+        false
+    }
+
+    fn timer(&self) -> *mut bindings::timer_list {
+        self.timer.get()
+    }
+
+    fn rearm(&self, after: u32) {
+        // SAFETY: The timer was set up when the entry was created and the entry is live.
+        unsafe {
+            bindings::mod_timer(
+                self.timer(),
+                bindings::rvs_jiffies().wrapping_add(after as usize),
+            )
+        };
+    }
+
+    /// Removes the entry from the table if the table's reference is the last one; then tells
+    /// the value and frees the entry after a grace period. False if still referenced.
+    ///
+    /// # Safety
+    ///
+    /// `this` is a live entry of the table `inner`, and the caller may free it (it holds no
+    /// reference of its own).
+    unsafe fn try_unlink(this: *mut Self, inner: &Inner) -> bool {
+        // SAFETY: Live entry (caller).
+        let e = unsafe { &*this };
+        if e.refcnt
+            .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        for t in e.tuples.iter().take(e.ntuples as usize) {
+            // SAFETY: The tuple was inserted into `inner.ht` (or replaced and no longer there,
+            // which remove reports as -ENOENT).
+            unsafe { bindings::rvs_conntab_remove(inner.ht.get(), t.get()) };
+        }
+        // A `put` that re-armed the timer just before giving up its reference: stop it.
+        // SAFETY: The timer is set up.
+        unsafe { bindings::timer_delete(e.timer()) };
+        inner.count.fetch_sub(1, Ordering::Relaxed);
+        e.value.unlinked();
+        // SAFETY: Nobody can take a new reference (count is zero) and the tuples are out of the
+        // table; readers that found them are in RCU read sections, so the entry is freed after
+        // a grace period. The rcu_head is the entry's own.
+        unsafe { bindings::call_rcu(e.rcu.get(), Some(Self::free)) };
+        true
+    }
+
+    /// Frees an unlinked entry.
+    ///
+    /// # Safety
+    ///
+    /// Only `call_rcu` calls it, with the `rcu` field of an entry unlinked by `try_unlink`.
+    unsafe extern "C" fn free(head: *mut bindings::callback_head) {
+        // SAFETY: `head` is the `rcu` field of a boxed entry nobody refers to any more.
+        unsafe {
+            let e = head
+                .cast::<u8>()
+                .sub(offset_of!(Entry<T>, rcu))
+                .cast::<Self>();
+            drop(KBox::from_raw(e));
+        }
+    }
+
+    /// The expiry timer (`ip_vs_conn_expire`).
+    ///
+    /// # Safety
+    ///
+    /// Only the timer core calls it, with the timer of a live entry.
+    unsafe extern "C" fn expire(t: *mut bindings::timer_list) {
+        // SAFETY: `t` is the `timer` field of a live entry.
+        let this = unsafe {
+            t.cast::<u8>()
+                .sub(offset_of!(Entry<T>, timer))
+                .cast::<Self>()
+        };
+        // SAFETY: A live entry's table outlives its timers (the table shuts them down first).
+        let inner = unsafe { &*(*this).table };
+        // SAFETY: The timer holds no reference; if the table's is the last, the entry is ours
+        // to remove.
+        if unsafe { Self::try_unlink(this, inner) } {
+            return;
+        }
+        // expire_later: still referenced (a packet in flight, or connections it controls).
+        // SAFETY: Not unlinked, so the entry stays live while the table's reference exists.
+        let e = unsafe { &*this };
+        let later = 60 * bindings::RVS_HZ;
+        e.timeout.store(later, Ordering::Relaxed);
+        e.rearm(later);
+    }
+}
+
+impl<T: Timed> Table<T> {
+    /// An empty table (process context).
+    pub(crate) fn new() -> Result<Self> {
+        let inner = KBox::new(
+            Inner {
+                ht: Opaque::uninit(),
+                count: AtomicUsize::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `ht` is boxed, so it never moves after initialisation.
+        to_result(unsafe { bindings::rvs_conntab_init(inner.ht.get()) })?;
+        // INVARIANT: initialised above, empty.
+        Ok(Self {
+            inner,
+            _entries: PhantomData,
+        })
+    }
+
+    /// Number of entries.
+    pub(crate) fn count(&self) -> usize {
+        self.inner.count.load(Ordering::Relaxed)
+    }
+
+    /// Finds the entry whose tuple has key `key` and takes a reference to it.
+    pub(crate) fn lookup(&self, key: &Key, _guard: &Guard) -> Option<Ref<T>> {
+        // SAFETY: The table is initialised; the caller is in an RCU read section.
+        let t = unsafe { bindings::rvs_conntab_lookup(self.inner.ht.get(), key) };
+        if t.is_null() {
+            return None;
+        }
+        // SAFETY: Tuples in the table belong to entries that stay allocated for the read
+        // section.
+        let e = unsafe { Entry::<T>::of_tuple(t) };
+        // SAFETY: As above.
+        if unsafe { (*e).try_get() } {
+            // INVARIANT: `try_get` took the count this value owns.
+            NonNull::new(e).map(|entry| Ref { entry })
+        } else {
+            None
+        }
+    }
+
+    fn alloc(&self, value: T, keys: &[Key], timeout: u32) -> Result<NonNull<Entry<T>>, Error> {
+        let mut tuples = [
+            // SAFETY: All-zero is a valid unlinked `rvs_tuple`.
+            Opaque::new(unsafe { core::mem::zeroed::<bindings::rvs_tuple>() }),
+            // SAFETY: As above.
+            Opaque::new(unsafe { core::mem::zeroed::<bindings::rvs_tuple>() }),
+        ];
+        for (t, k) in tuples.iter_mut().zip(keys) {
+            // SAFETY: The tuple is a local we own.
+            unsafe { (*t.get()).key = *k };
+        }
+        let entry = KBox::new(
+            Entry {
+                tuples,
+                timer: Opaque::uninit(),
+                rcu: Opaque::uninit(),
+                // The table's reference and the caller's.
+                refcnt: AtomicU32::new(2),
+                ntuples: keys.len().min(2) as u32,
+                timeout: AtomicU32::new(timeout),
+                table: &*self.inner,
+                value,
+            },
+            GFP_ATOMIC,
+        )?;
+        let e = KBox::into_raw(entry);
+        // SAFETY: The entry is boxed and will not move; its timer is set up once, here.
+        unsafe { bindings::rvs_timer_setup((*e).timer.get(), Some(Entry::<T>::expire)) };
+        NonNull::new(e).ok_or(EEXIST)
+    }
+
+    /// Frees an entry that never became visible.
+    ///
+    /// # Safety
+    ///
+    /// `e` came from `alloc` and none of its tuples is in the table.
+    unsafe fn discard(e: NonNull<Entry<T>>) {
+        // SAFETY: The entry is ours alone and its timer was never armed.
+        let b = unsafe { KBox::from_raw(e.as_ptr()) };
+        b.value.unlinked();
+        drop(b);
+    }
+
+    /// Adds an entry with tuples `keys` (one or two) and the timer armed for `timeout` jiffies;
+    /// returns a reference to it. Fails with `EEXIST` if a key is taken (the value is told it
+    /// was unlinked and dropped).
+    pub(crate) fn insert(&self, value: T, keys: &[Key], timeout: u32) -> Result<Ref<T>> {
+        let e = self.alloc(value, keys, timeout)?;
+        // SAFETY: `e` is a live entry of ours.
+        let entry = unsafe { e.as_ref() };
+        // SAFETY: The table is initialised and the tuple lives in a boxed entry.
+        let ret =
+            unsafe { bindings::rvs_conntab_insert(self.inner.ht.get(), entry.tuples[0].get()) };
+        if ret != 0 {
+            // SAFETY: Tuple 0 did not go in, so nothing can have seen the entry.
+            unsafe { Self::discard(e) };
+            return Err(Error::from_errno(ret));
+        }
+        self.inner.count.fetch_add(1, Ordering::Relaxed);
+        entry.rearm(timeout);
+        // INVARIANT: the entry was created with the caller's count.
+        let r = Ref { entry: e };
+        if entry.ntuples == 2 {
+            // SAFETY: As above.
+            let ret =
+                unsafe { bindings::rvs_conntab_insert(self.inner.ht.get(), entry.tuples[1].get()) };
+            if ret != 0 {
+                // Visible through tuple 0 already: let it expire the normal way, now.
+                entry.rearm(0);
+                return Err(Error::from_errno(ret));
+            }
+        }
+        Ok(r)
+    }
+
+    /// Like [`Table::insert`] for a single-tuple entry, but when the key is held by an entry
+    /// for which `stale` says true (an invalidated persistence template), the new entry takes
+    /// its place and the old one is left to expire.
+    pub(crate) fn insert_replacing(
+        &self,
+        value: T,
+        key: &Key,
+        timeout: u32,
+        guard: &Guard,
+        stale: impl Fn(&T) -> bool,
+    ) -> Result<Ref<T>> {
+        let e = self.alloc(value, core::slice::from_ref(key), timeout)?;
+        // SAFETY: `e` is a live entry of ours.
+        let entry = unsafe { e.as_ref() };
+        // SAFETY: The table is initialised and the tuple lives in a boxed entry.
+        let mut ret =
+            unsafe { bindings::rvs_conntab_insert(self.inner.ht.get(), entry.tuples[0].get()) };
+        if ret == EEXIST.to_errno() {
+            if let Some(old) = self.lookup(key, guard) {
+                if stale(&old) {
+                    // SAFETY: Both tuples have the same key; the old one is in the table.
+                    ret = unsafe {
+                        bindings::rvs_conntab_replace(
+                            self.inner.ht.get(),
+                            old.entry().tuples[0].get(),
+                            entry.tuples[0].get(),
+                        )
+                    };
+                    if ret == 0 {
+                        old.expire_now();
+                    }
+                }
+            }
+        }
+        if ret != 0 {
+            // SAFETY: The tuple did not go in.
+            unsafe { Self::discard(e) };
+            return Err(Error::from_errno(ret));
+        }
+        self.inner.count.fetch_add(1, Ordering::Relaxed);
+        entry.rearm(timeout);
+        // INVARIANT: the entry was created with the caller's count.
+        Ok(Ref { entry: e })
+    }
+
+    /// Calls `f` with every entry (once each) and the jiffies left until its timer fires.
+    /// Runs inside one RCU read section per call of the walk; entries may come and go meanwhile.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&T, u32)) {
+        self.walk(|e| {
+            // SAFETY: The walk hands out live entries.
+            let e = unsafe { &*e };
+            // SAFETY: The timer is set up; reading `expires` races benignly with re-arming.
+            let expires = unsafe { (*e.timer()).expires };
+            // SAFETY: Reading jiffies has no preconditions.
+            let now = unsafe { bindings::rvs_jiffies() };
+            let left = expires.wrapping_sub(now) as i64;
+            f(&e.value, left.clamp(0, i64::from(u32::MAX)) as u32);
+        });
+    }
+
+    /// Walks the table, calling `f` once per entry (on its tuple 0) inside RCU.
+    fn walk(&self, mut f: impl FnMut(*mut Entry<T>)) {
+        // SAFETY: All-zero is a valid iterator before `rhashtable_walk_enter`.
+        let mut iter: bindings::rhashtable_iter = unsafe { core::mem::zeroed() };
+        // SAFETY: The table is initialised; the iterator is a local, exited below.
+        unsafe {
+            bindings::rhashtable_walk_enter(self.inner.ht.get(), &mut iter);
+            bindings::rvs_conntab_walk_start(&mut iter);
+        }
+        loop {
+            // SAFETY: The walk was started above and is stopped below.
+            let obj = unsafe { bindings::rhashtable_walk_next(&mut iter) };
+            if obj.is_null() {
+                break;
+            }
+            let addr = obj as usize;
+            if addr > usize::MAX - 4095 {
+                // ERR_PTR(-EAGAIN): the table was resized; the walk goes on.
+                continue;
+            }
+            let t = obj.cast::<bindings::rvs_tuple>();
+            // SAFETY: Objects of the table are tuples of live entries during the walk.
+            if unsafe { (*t).key.dir } == DIR_OUT {
+                continue;
+            }
+            // SAFETY: As above.
+            f(unsafe { Entry::<T>::of_tuple(t) });
+        }
+        // SAFETY: Balances the start and enter above.
+        unsafe {
+            bindings::rhashtable_walk_stop(&mut iter);
+            bindings::rhashtable_walk_exit(&mut iter);
+        }
+    }
+}
+
+impl<T: Timed> Drop for Table<T> {
+    fn drop(&mut self) {
+        // Nothing takes new references any more (the hooks are gone). Each pass stops the
+        // timers and removes every entry only the table refers to; entries held by others
+        // (templates held by their connections) go in a later pass, once the holders' RCU frees
+        // gave their references back.
+        for pass in 0..8 {
+            let mut left = 0usize;
+            let inner: &Inner = &self.inner;
+            self.walk(|e| {
+                // SAFETY: `e` is live during the walk; shutting the timer down waits for a
+                // running callback and makes later re-arming a no-op.
+                unsafe { bindings::timer_shutdown_sync((*e).timer()) };
+                // SAFETY: `e` is live; we hold no reference of our own.
+                let unlinked = unsafe { Entry::try_unlink(e, inner) };
+                // SAFETY: `e` stays allocated for the walk's RCU read section.
+                if !unlinked && unsafe { (*e).refcnt.load(Ordering::Relaxed) } != 0 {
+                    left += 1;
+                }
+            });
+            if self.count() == 0 {
+                break;
+            }
+            // SAFETY: Process context (namespace exit); waits for the frees queued above.
+            unsafe { bindings::rcu_barrier() };
+            if pass == 7 {
+                kernel::pr_err!(
+                    "connection table: {} entries still referenced at teardown\n",
+                    left
+                );
+            }
+        }
+        fence(Ordering::SeqCst);
+        // SAFETY: Every entry left the table (or is leaked on purpose above); the table is ours.
+        unsafe { bindings::rvs_conntab_destroy(self.inner.ht.get()) };
+        // SAFETY: Frees queued by the passes use no part of the table.
+        unsafe { bindings::rcu_barrier() };
+    }
+}
+
+impl<T: Timed> Ref<T> {
+    fn entry(&self) -> &Entry<T> {
+        // SAFETY: The entry is live while we hold a count (type invariant).
+        unsafe { self.entry.as_ref() }
+    }
+
+    /// The entry's timeout in jiffies.
+    pub(crate) fn timeout(&self) -> u32 {
+        self.entry().timeout.load(Ordering::Relaxed)
+    }
+
+    /// Sets the timeout [`Ref::put`] arms.
+    pub(crate) fn set_timeout(&self, jiffies: u32) {
+        self.entry().timeout.store(jiffies, Ordering::Relaxed);
+    }
+
+    /// Gives up the reference and re-arms the timer with the timeout (`ip_vs_conn_put`).
+    pub(crate) fn put(self) {
+        self.entry().rearm(self.timeout());
+    }
+
+    /// Makes the timer fire now, if it is pending later (`ip_vs_conn_expire_now`).
+    pub(crate) fn expire_now(&self) {
+        let t = self.entry().timer();
+        // SAFETY: The timer is set up; the entry is live.
+        unsafe {
+            if bindings::rvs_timer_pending(t) {
+                bindings::mod_timer_pending(t, bindings::rvs_jiffies());
+            }
+        }
+    }
+
+    /// Another reference to the same entry.
+    pub(crate) fn clone_ref(&self) -> Self {
+        self.entry().refcnt.fetch_add(1, Ordering::Relaxed);
+        // INVARIANT: counted above.
+        Self { entry: self.entry }
+    }
+}
+
+impl<T: Timed> core::ops::Deref for Ref<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.entry().value
+    }
+}
+
+impl<T: Timed> Drop for Ref<T> {
+    fn drop(&mut self) {
+        // Never the last count: the table's stays until the timer unlinks at exactly one.
+        self.entry().refcnt.fetch_sub(1, Ordering::Release);
+    }
+}

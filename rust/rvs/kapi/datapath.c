@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The data path's C shim: declarative tables (netfilter hook ops, rhashtable parameters) and
+ * one-line wrappers of macros and inline functions whose constant arguments or bitfields Rust
+ * cannot pass (rhashtable's *_fast calls take their parameters by value as compile-time
+ * constants; NF_HOOK needs dst_output's address; sk_buff bitfields). Every decision is made in
+ * Rust (rust/rvs/conn.rs, core.rs, xmit.rs).
+ */
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/random.h>
+#include <linux/spinlock.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/rhashtable.h>
+#include <linux/skbuff.h>
+#include <net/dst.h>
+#include <net/gso.h>
+#include <net/icmp.h>
+#include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ip_tunnels.h>
+#include <net/ipv6.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/route.h>
+
+#include "datapath.h"
+
+static const struct rhashtable_params rvs_conn_params = {
+	.key_len = sizeof(struct rvs_conn_key),
+	.key_offset = offsetof(struct rvs_tuple, key),
+	.head_offset = offsetof(struct rvs_tuple, node),
+	.nelem_hint = 4096,
+	.min_size = 256,
+	.automatic_shrinking = true,
+};
+
+int rvs_conntab_init(struct rhashtable *ht)
+{
+	return rhashtable_init(ht, &rvs_conn_params);
+}
+
+void rvs_conntab_destroy(struct rhashtable *ht)
+{
+	rhashtable_destroy(ht);
+}
+
+struct rvs_tuple *rvs_conntab_lookup(struct rhashtable *ht, const struct rvs_conn_key *key)
+{
+	return rhashtable_lookup(ht, key, rvs_conn_params);
+}
+
+int rvs_conntab_insert(struct rhashtable *ht, struct rvs_tuple *t)
+{
+	return rhashtable_lookup_insert_fast(ht, &t->node, rvs_conn_params);
+}
+
+int rvs_conntab_remove(struct rhashtable *ht, struct rvs_tuple *t)
+{
+	return rhashtable_remove_fast(ht, &t->node, rvs_conn_params);
+}
+
+void rvs_conntab_walk_start(struct rhashtable_iter *iter)
+{
+	rhashtable_walk_start(iter);
+}
+
+int rvs_conntab_replace(struct rhashtable *ht, struct rvs_tuple *old, struct rvs_tuple *new_t)
+{
+	return rhashtable_replace_fast(ht, &old->node, &new_t->node, rvs_conn_params);
+}
+
+bool rvs_timer_pending(const struct timer_list *timer)
+{
+	return timer_pending(timer);
+}
+
+/* ip_vs_ops4 / ip_vs_ops6 (ip_vs_core.c): the same hooks at the same priorities. */
+const struct nf_hook_ops rvs_hook_ops4[6] = {
+	{ .hook = rvs_hook_out, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_IN,
+	  .priority = NF_IP_PRI_NAT_SRC - 2 },
+	{ .hook = rvs_hook_in, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_IN,
+	  .priority = NF_IP_PRI_NAT_SRC - 1 },
+	{ .hook = rvs_hook_out, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_OUT,
+	  .priority = NF_IP_PRI_NAT_DST + 1 },
+	{ .hook = rvs_hook_in, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_OUT,
+	  .priority = NF_IP_PRI_NAT_DST + 2 },
+	{ .hook = rvs_hook_forward_icmp, .pf = NFPROTO_IPV4, .hooknum = NF_INET_FORWARD,
+	  .priority = 99 },
+	{ .hook = rvs_hook_out, .pf = NFPROTO_IPV4, .hooknum = NF_INET_FORWARD,
+	  .priority = 100 },
+};
+
+const struct nf_hook_ops rvs_hook_ops6[6] = {
+	{ .hook = rvs_hook_out, .pf = NFPROTO_IPV6, .hooknum = NF_INET_LOCAL_IN,
+	  .priority = NF_IP6_PRI_NAT_SRC - 2 },
+	{ .hook = rvs_hook_in, .pf = NFPROTO_IPV6, .hooknum = NF_INET_LOCAL_IN,
+	  .priority = NF_IP6_PRI_NAT_SRC - 1 },
+	{ .hook = rvs_hook_out, .pf = NFPROTO_IPV6, .hooknum = NF_INET_LOCAL_OUT,
+	  .priority = NF_IP6_PRI_NAT_DST + 1 },
+	{ .hook = rvs_hook_in, .pf = NFPROTO_IPV6, .hooknum = NF_INET_LOCAL_OUT,
+	  .priority = NF_IP6_PRI_NAT_DST + 2 },
+	{ .hook = rvs_hook_forward_icmp, .pf = NFPROTO_IPV6, .hooknum = NF_INET_FORWARD,
+	  .priority = 99 },
+	{ .hook = rvs_hook_out, .pf = NFPROTO_IPV6, .hooknum = NF_INET_FORWARD,
+	  .priority = 100 },
+};
+
+void rvs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
+{
+	timer_setup(timer, fn, 0);
+}
+
+int rvs_local_out_hook(int pf, struct net *net, struct sk_buff *skb)
+{
+	return NF_HOOK(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL, skb_dst(skb)->dev,
+		       dst_output);
+}
+
+void rvs_skb_notrack(struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	if (ct) {
+		nf_conntrack_put(&ct->ct_general);
+		nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+	}
+}
+
+bool rvs_skb_ipvs_property(const struct sk_buff *skb)
+{
+	return skb->ipvs_property;
+}
+
+void rvs_skb_set_ipvs_property(struct sk_buff *skb)
+{
+	skb->ipvs_property = 1;
+}
+
+unsigned int rvs_skb_pkt_type(const struct sk_buff *skb)
+{
+	return skb->pkt_type;
+}
+
+unsigned int rvs_skb_ip_summed(const struct sk_buff *skb)
+{
+	return skb->ip_summed;
+}
+
+void rvs_skb_set_ip_summed(struct sk_buff *skb, unsigned int v)
+{
+	skb->ip_summed = v;
+}
+
+void rvs_skb_set_ignore_df(struct sk_buff *skb)
+{
+	skb->ignore_df = 1;
+}
+
+bool rvs_skb_dev_is_loopback_or_none(const struct sk_buff *skb)
+{
+	return !skb->dev || skb->dev->flags & IFF_LOOPBACK;
+}
+
+bool rvs_skb_rt4_is_local(const struct sk_buff *skb)
+{
+	return skb_rtable(skb)->rt_flags & RTCF_LOCAL;
+}
+
+bool rvs_skb_rt_is_input(const struct sk_buff *skb)
+{
+	return rt_is_input_route(skb_rtable(skb));
+}
+
+bool rvs_skb_rt6_is_local(const struct sk_buff *skb)
+{
+	struct dst_entry *dst = skb_dst(skb);
+
+	return dst->dev && dst->dev->flags & IFF_LOOPBACK;
+}
+
+bool rvs_skb_has_dst(const struct sk_buff *skb)
+{
+	return skb_dst(skb) != NULL;
+}
+
+void rvs_skb_prepare_forward(struct sk_buff *skb)
+{
+	skb_forward_csum(skb);
+	if (skb->dev)
+		skb_clear_tstamp(skb);
+}
+
+void rvs_skb_orphan_if_dev(struct sk_buff *skb)
+{
+	if (skb->dev)
+		skb_orphan(skb);
+}
+
+void rvs_skb_tunnel_prepare(struct sk_buff *skb)
+{
+	skb->ipvs_property = 1;
+	nf_reset_ct(skb);
+	skb_forward_csum(skb);
+	if (skb->dev)
+		skb_clear_tstamp(skb);
+}
+
+__u32 rvs_skb_mark(const struct sk_buff *skb)
+{
+	return skb->mark;
+}
+
+int rvs_skb_network_offset(const struct sk_buff *skb)
+{
+	return skb_network_offset(skb);
+}
+
+bool rvs_skb_needs_headroom(const struct sk_buff *skb, unsigned int n)
+{
+	return skb_headroom(skb) < n || skb_cloned(skb);
+}
+
+int rvs_skb_realloc_headroom(struct sk_buff **skb, unsigned int n)
+{
+	struct sk_buff *new_skb = skb_realloc_headroom(*skb, n);
+
+	if (!new_skb)
+		return -ENOMEM;
+	if ((*skb)->sk)
+		skb_set_owner_w(new_skb, (*skb)->sk);
+	consume_skb(*skb);
+	*skb = new_skb;
+	return 0;
+}
+
+void rvs_skb_push_outer(struct sk_buff *skb, unsigned int len, bool ipv6)
+{
+	skb_push(skb, len);
+	skb_reset_network_header(skb);
+	if (ipv6)
+		memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
+	else
+		memset(&(IPCB(skb)->opt), 0, sizeof(IPCB(skb)->opt));
+}
+
+void rvs_skb_set_inner(struct sk_buff *skb, __u8 inner_proto)
+{
+	skb->transport_header = skb->network_header;
+	skb_set_inner_ipproto(skb, inner_proto);
+	skb_set_inner_mac_header(skb, skb_inner_network_offset(skb));
+}
+
+void rvs_ip_select_ident(struct net *net, struct sk_buff *skb)
+{
+	ip_select_ident(net, skb, NULL);
+}
+
+struct dst_entry *rvs_route4(struct net *net, __be32 daddr, bool known_nh, bool connect,
+			     __be32 *saddr, bool *local)
+{
+	struct flowi4 fl4;
+	struct rtable *rt;
+
+	memset(&fl4, 0, sizeof(fl4));
+	fl4.daddr = daddr;
+	fl4.flowi4_flags = known_nh ? FLOWI_FLAG_KNOWN_NH : 0;
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return NULL;
+	/* IP_VS_RT_MODE_CONNECT: bind the route to the source address it chose. */
+	if (connect && fl4.saddr) {
+		ip_rt_put(rt);
+		flowi4_update_output(&fl4, 0, daddr, fl4.saddr);
+		rt = ip_route_output_key(net, &fl4);
+		if (IS_ERR(rt))
+			return NULL;
+	}
+	*saddr = fl4.saddr;
+	*local = rt->rt_flags & RTCF_LOCAL;
+	return &rt->dst;
+}
+
+struct dst_entry *rvs_route6(struct net *net, const struct in6_addr *daddr, bool known_nh,
+			     struct in6_addr *saddr, bool want_saddr, bool *local)
+{
+	struct dst_entry *dst;
+	struct flowi6 fl6 = {
+		.daddr = *daddr,
+	};
+
+	if (known_nh)
+		fl6.flowi6_flags = FLOWI_FLAG_KNOWN_NH;
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (dst->error) {
+		dst_release(dst);
+		return NULL;
+	}
+	if (want_saddr && ipv6_addr_any(&fl6.saddr) &&
+	    ipv6_dev_get_saddr(net, ip6_dst_idev(dst)->dev, &fl6.daddr, 0, &fl6.saddr) < 0) {
+		dst_release(dst);
+		return NULL;
+	}
+	*saddr = fl6.saddr;
+	*local = dst->dev && dst->dev->flags & IFF_LOOPBACK;
+	return dst;
+}
+
+unsigned int rvs_dst_mtu(const struct dst_entry *dst)
+{
+	return dst_mtu(dst);
+}
+
+void rvs_dst_release(struct dst_entry *dst)
+{
+	dst_release(dst);
+}
+
+void rvs_skb_set_dst(struct sk_buff *skb, struct dst_entry *dst)
+{
+	skb_dst_drop(skb);
+	skb_dst_set(skb, dst);
+}
+
+unsigned int rvs_dst_dev_headroom(const struct dst_entry *dst)
+{
+	return LL_RESERVED_SPACE(dst->dev);
+}
+
+int rvs_route_me_harder(struct net *net, struct sk_buff *skb, bool ipv6)
+{
+	if (ipv6) {
+		struct dst_entry *dst = skb_dst(skb);
+
+		if (dst->dev && !(dst->dev->flags & IFF_LOOPBACK) &&
+		    ip6_route_me_harder(net, skb->sk, skb) != 0)
+			return 1;
+	} else {
+		if ((skb_rtable(skb)->rt_flags & RTCF_LOCAL) == 0 &&
+		    ip_route_me_harder(net, skb->sk, skb, RTN_LOCAL) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+void rvs_icmp_send(struct sk_buff *skb, int type, int code, __be32 info)
+{
+	icmp_send(skb, type, code, info);
+}
+
+void rvs_icmpv6_send(struct net *net, struct sk_buff *skb, __u8 type, __u8 code, __u32 info)
+{
+	if (!skb->dev)
+		skb->dev = net->loopback_dev;
+	icmpv6_send(skb, type, code, info);
+}
+
+unsigned long rvs_jiffies(void)
+{
+	return jiffies;
+}
+
+void rvs_spin_lock_bh(spinlock_t *lock)
+{
+	spin_lock_bh(lock);
+}
+
+void rvs_spin_unlock_bh(spinlock_t *lock)
+{
+	spin_unlock_bh(lock);
+}
+
+__u32 rvs_random_below(__u32 n)
+{
+	return get_random_u32_below(n);
+}
+
+bool rvs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu, bool ipv6)
+{
+	if (ipv6 && IP6CB(skb)->frag_max_size)
+		return IP6CB(skb)->frag_max_size > mtu;
+	if (skb->len <= mtu)
+		return false;
+	if (skb_is_gso(skb) && skb_gso_validate_network_len(skb, mtu))
+		return false;
+	return true;
+}

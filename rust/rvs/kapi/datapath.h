@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Declarations of the data path's C shim (datapath.c): the netfilter hook table (designated
+ * initialisers), the connection table's rhashtable parameters bound into wrappers of the inline
+ * rhashtable calls (their parameters must be compile-time constants), and one-line wrappers of
+ * macros (timer_setup, NF_HOOK with dst_output, the skb bitfields). No decisions are made here.
+ */
+#ifndef RVS_DATAPATH_H
+#define RVS_DATAPATH_H
+
+#include <linux/netfilter.h>
+#include <linux/rhashtable.h>
+#include <linux/skbuff.h>
+#include <linux/spinlock.h>
+#include <linux/timer.h>
+#include <linux/types.h>
+
+struct net;
+
+/*
+ * What a connection is found by, in one direction: source address and port, destination address
+ * and port of a packet, with family, protocol and direction (in, out, template) so that tuples of
+ * different kinds never match each other. 40 bytes, hashed with jhash2.
+ */
+struct rvs_conn_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 af;
+	__u8 protocol;
+	__u8 dir;
+	__u8 pad;
+};
+
+/* One hashed tuple of a connection: the rhashtable link and its key. */
+struct rvs_tuple {
+	struct rhash_head node;
+	struct rvs_conn_key key;
+};
+
+int rvs_conntab_init(struct rhashtable *ht);
+void rvs_conntab_destroy(struct rhashtable *ht);
+/* RCU read side held by the caller. */
+struct rvs_tuple *rvs_conntab_lookup(struct rhashtable *ht, const struct rvs_conn_key *key);
+/* 0, -EEXIST if the key is taken, or an allocation error. */
+int rvs_conntab_insert(struct rhashtable *ht, struct rvs_tuple *t);
+/* 0, or -ENOENT if the tuple is not in the table. */
+int rvs_conntab_remove(struct rhashtable *ht, struct rvs_tuple *t);
+void rvs_conntab_walk_start(struct rhashtable_iter *iter);
+/* Puts new in old's place (same key); 0 or -ENOENT. */
+int rvs_conntab_replace(struct rhashtable *ht, struct rvs_tuple *old, struct rvs_tuple *new_t);
+/* timer_pending(). */
+bool rvs_timer_pending(const struct timer_list *timer);
+
+/* The hook functions (Rust) and ip_vs's hook table, per family. */
+unsigned int rvs_hook_in(void *priv, struct sk_buff *skb, const struct nf_hook_state *state);
+unsigned int rvs_hook_out(void *priv, struct sk_buff *skb, const struct nf_hook_state *state);
+unsigned int rvs_hook_forward_icmp(void *priv, struct sk_buff *skb,
+				   const struct nf_hook_state *state);
+extern const struct nf_hook_ops rvs_hook_ops4[6];
+extern const struct nf_hook_ops rvs_hook_ops6[6];
+static const unsigned int RVS_HOOK_OPS_COUNT = 6;
+
+void rvs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *));
+
+/* NF_HOOK(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL, skb_dst(skb)->dev, dst_output). */
+int rvs_local_out_hook(int pf, struct net *net, struct sk_buff *skb);
+
+/* ip_vs_notrack(). */
+void rvs_skb_notrack(struct sk_buff *skb);
+
+/* sk_buff bitfields and small accessors. */
+bool rvs_skb_ipvs_property(const struct sk_buff *skb);
+void rvs_skb_set_ipvs_property(struct sk_buff *skb);
+unsigned int rvs_skb_pkt_type(const struct sk_buff *skb);
+unsigned int rvs_skb_ip_summed(const struct sk_buff *skb);
+void rvs_skb_set_ip_summed(struct sk_buff *skb, unsigned int v);
+void rvs_skb_set_ignore_df(struct sk_buff *skb);
+bool rvs_skb_dev_is_loopback_or_none(const struct sk_buff *skb);
+/* The skb's route is IPv4 and local (RTCF_LOCAL) / an input route. */
+bool rvs_skb_rt4_is_local(const struct sk_buff *skb);
+bool rvs_skb_rt_is_input(const struct sk_buff *skb);
+/* The skb's route is IPv6 and local (its device is loopback). */
+bool rvs_skb_rt6_is_local(const struct sk_buff *skb);
+/* skb_dst(skb) != NULL. */
+bool rvs_skb_has_dst(const struct sk_buff *skb);
+/* skb_forward_csum + skb_clear_tstamp when it came in on a device. */
+void rvs_skb_prepare_forward(struct sk_buff *skb);
+/* ip_vs_drop_early_demux_sk(). */
+void rvs_skb_orphan_if_dev(struct sk_buff *skb);
+/* ip_vs_tunnel_xmit_prepare() without conntrack confirmation. */
+void rvs_skb_tunnel_prepare(struct sk_buff *skb);
+/* skb->mark. */
+__u32 rvs_skb_mark(const struct sk_buff *skb);
+/* The network header as a pointer and its offset from skb->data. */
+int rvs_skb_network_offset(const struct sk_buff *skb);
+/* skb_headroom < n || skb_cloned: the tunnel header needs a new buffer. */
+bool rvs_skb_needs_headroom(const struct sk_buff *skb, unsigned int n);
+/* Replaces *skb by a copy with n bytes of headroom (ip_vs_prepare_tunneled_skb's part). */
+int rvs_skb_realloc_headroom(struct sk_buff **skb, unsigned int n);
+/* After pushing an outer IP header: reset the network header, clear IPCB/IP6CB. */
+void rvs_skb_push_outer(struct sk_buff *skb, unsigned int len, bool ipv6);
+void rvs_skb_set_inner(struct sk_buff *skb, __u8 inner_proto);
+/* ip_select_ident() of the new outer IPv4 header. */
+void rvs_ip_select_ident(struct net *net, struct sk_buff *skb);
+
+/* Routes. Returns a referenced dst or NULL; *saddr gets the source chosen. */
+struct dst_entry *rvs_route4(struct net *net, __be32 daddr, bool known_nh, bool connect,
+			     __be32 *saddr, bool *local);
+struct dst_entry *rvs_route6(struct net *net, const struct in6_addr *daddr, bool known_nh,
+			     struct in6_addr *saddr, bool want_saddr, bool *local);
+unsigned int rvs_dst_mtu(const struct dst_entry *dst);
+void rvs_dst_release(struct dst_entry *dst);
+/* skb_dst_drop + skb_dst_set (takes the reference). */
+void rvs_skb_set_dst(struct sk_buff *skb, struct dst_entry *dst);
+unsigned int rvs_dst_dev_headroom(const struct dst_entry *dst);
+/* ip_vs_route_me_harder() for the given family (0 ok). */
+int rvs_route_me_harder(struct net *net, struct sk_buff *skb, bool ipv6);
+
+void rvs_icmp_send(struct sk_buff *skb, int type, int code, __be32 info);
+void rvs_icmpv6_send(struct net *net, struct sk_buff *skb, __u8 type, __u8 code, __u32 info);
+
+unsigned long rvs_jiffies(void);
+
+/* ip_vs_exceeds_mtu() (GSO-aware); for IPv6 also IP6CB frag_max_size (__mtu_check_toobig_v6). */
+bool rvs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu, bool ipv6);
+/* The GSO types of IP-in-IPv4 and IP-in-IPv6 encapsulation. */
+static const unsigned int RVS_SKB_GSO_IPXIP4 = SKB_GSO_IPXIP4;
+static const unsigned int RVS_SKB_GSO_IPXIP6 = SKB_GSO_IPXIP6;
+
+/* spin_lock_bh / spin_unlock_bh. */
+void rvs_spin_lock_bh(spinlock_t *lock);
+void rvs_spin_unlock_bh(spinlock_t *lock);
+
+/* get_random_u32_below(). */
+__u32 rvs_random_below(__u32 n);
+
+#endif /* RVS_DATAPATH_H */

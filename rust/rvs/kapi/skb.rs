@@ -1,0 +1,341 @@
+//! Socket buffers as the netfilter hooks hand them to rvs.
+//!
+//! An [`Skb`] is the packet of one hook call: the hook owns it until it answers. Answering
+//! [`Verdict::Accept`] or [`Verdict::Drop`] gives it back to netfilter; every way of consuming it
+//! ([`Skb::free`], [`Skb::local_out`], [`Skb::ip_local_out`]) returns the [`Stolen`] token that
+//! [`Verdict::Stolen`] needs, so a packet can neither be used after it was sent nor be forgotten.
+//!
+//! The bytes of the packet are reached through [`Skb::network`]: the linear part of the buffer
+//! from the IP header on. [`Skb::pull`] makes a prefix linear first (`pskb_may_pull`) and
+//! [`Skb::make_writable`] makes it private and writable (`skb_ensure_writable`).
+
+use core::ptr::NonNull;
+
+use super::{bindings, pernet::Net, route::Route};
+
+/// `PACKET_HOST`.
+const PACKET_HOST: u32 = 0;
+/// `CHECKSUM_NONE`.
+const CHECKSUM_NONE: u32 = 0;
+/// `CHECKSUM_COMPLETE`.
+const CHECKSUM_COMPLETE: u32 = 2;
+/// `CHECKSUM_PARTIAL`.
+const CHECKSUM_PARTIAL: u32 = 3;
+
+/// The packet of one hook call.
+///
+/// # Invariants
+///
+/// `ptr` is a live `sk_buff` owned by the current hook call (until consumed).
+pub(crate) struct Skb {
+    ptr: NonNull<bindings::sk_buff>,
+}
+
+/// Proof that the hook consumed its packet (sent or freed it).
+pub(crate) struct Stolen(());
+
+/// What a hook answers.
+pub(crate) enum Verdict {
+    /// `NF_ACCEPT`: the packet goes on through the stack.
+    Accept(Skb),
+    /// `NF_DROP`: netfilter frees the packet.
+    Drop(Skb),
+    /// `NF_STOLEN`: rvs consumed it.
+    Stolen(Stolen),
+}
+
+impl Skb {
+    /// Takes over the packet of a hook call.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be the live `sk_buff` of a running hook call, used by nobody else until the
+    /// hook returns.
+    pub(crate) unsafe fn from_hook(ptr: *mut bindings::sk_buff) -> Option<Self> {
+        // INVARIANT: the caller hands over a live skb of the hook call.
+        NonNull::new(ptr).map(|ptr| Self { ptr })
+    }
+
+    /// The raw pointer, for the hook trampoline's answer.
+    pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
+        self.ptr.as_ptr()
+    }
+
+    fn raw(&self) -> *mut bindings::sk_buff {
+        self.ptr.as_ptr()
+    }
+
+    fn sk(&self) -> &bindings::sk_buff {
+        // SAFETY: `ptr` is live and ours (type invariant).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// `skb->len`: the length of the packet from its network header.
+    pub(crate) fn len(&self) -> u32 {
+        self.sk().len
+    }
+
+    /// `skb->mark` (the firewall mark).
+    pub(crate) fn mark(&self) -> u32 {
+        // SAFETY: The skb is live (type invariant); the call only reads it.
+        unsafe { bindings::rvs_skb_mark(self.raw()) }
+    }
+
+    /// `skb->ipvs_property`: already handled by rvs.
+    pub(crate) fn ipvs_property(&self) -> bool {
+        // SAFETY: As above.
+        unsafe { bindings::rvs_skb_ipvs_property(self.raw()) }
+    }
+
+    /// Marks the packet as handled by rvs (`skb->ipvs_property = 1`).
+    pub(crate) fn set_ipvs_property(&mut self) {
+        // SAFETY: The skb is live and ours (type invariant).
+        unsafe { bindings::rvs_skb_set_ipvs_property(self.raw()) }
+    }
+
+    /// `skb->pkt_type == PACKET_HOST`.
+    pub(crate) fn is_for_host(&self) -> bool {
+        // SAFETY: The skb is live (type invariant).
+        unsafe { bindings::rvs_skb_pkt_type(self.raw()) == PACKET_HOST }
+    }
+
+    /// `skb_dst(skb) != NULL`.
+    pub(crate) fn has_dst(&self) -> bool {
+        // SAFETY: As above.
+        unsafe { bindings::rvs_skb_has_dst(self.raw()) }
+    }
+
+    /// `!skb->dev || skb->dev->flags & IFF_LOOPBACK`: locally generated.
+    pub(crate) fn locally_generated(&self) -> bool {
+        // SAFETY: As above.
+        unsafe { bindings::rvs_skb_dev_is_loopback_or_none(self.raw()) }
+    }
+
+    /// Whether the packet's current route is local (`RTCF_LOCAL`; IPv6: a loopback device).
+    /// Only for packets with a route ([`Skb::has_dst`]).
+    pub(crate) fn route_is_local(&self, ipv6: bool) -> bool {
+        // SAFETY: The skb is live and, by the caller's check, has a route of its family.
+        unsafe {
+            if ipv6 {
+                bindings::rvs_skb_rt6_is_local(self.raw())
+            } else {
+                bindings::rvs_skb_rt4_is_local(self.raw())
+            }
+        }
+    }
+
+    /// Whether the IPv4 packet's route is an input route (it came from outside).
+    pub(crate) fn route_is_input(&self) -> bool {
+        // SAFETY: The skb is live and has an IPv4 route (caller's check).
+        unsafe { bindings::rvs_skb_rt_is_input(self.raw()) }
+    }
+
+    /// The checksum state is `CHECKSUM_PARTIAL` (the NIC, or the stack, completes it).
+    pub(crate) fn csum_partial(&self) -> bool {
+        // SAFETY: The skb is live (type invariant).
+        unsafe { bindings::rvs_skb_ip_summed(self.raw()) == CHECKSUM_PARTIAL }
+    }
+
+    /// After rewriting addresses or ports: a `CHECKSUM_COMPLETE` sum no longer holds
+    /// (`CHECKSUM_NONE`, as ip_vs's NAT handlers set it).
+    pub(crate) fn invalidate_complete_csum(&mut self) {
+        // SAFETY: The skb is live and ours (type invariant).
+        unsafe {
+            if bindings::rvs_skb_ip_summed(self.raw()) == CHECKSUM_COMPLETE {
+                bindings::rvs_skb_set_ip_summed(self.raw(), CHECKSUM_NONE);
+            }
+        }
+    }
+
+    /// Whether the packet is too big for a path of `mtu` bytes (`ip_vs_exceeds_mtu`, GSO-aware;
+    /// IPv6 also by the largest fragment conntrack reassembled it from).
+    pub(crate) fn exceeds_mtu(&self, mtu: u32, ipv6: bool) -> bool {
+        // SAFETY: The skb is live (type invariant); the call only reads it.
+        unsafe { bindings::rvs_skb_exceeds_mtu(self.raw(), mtu, ipv6) }
+    }
+
+    /// Makes the first `n` bytes from the network header linear (`pskb_may_pull`); false if the
+    /// packet is shorter or memory ran out.
+    pub(crate) fn pull(&mut self, n: usize) -> bool {
+        let Some(total) = self.network_offset().checked_add(n) else {
+            return false;
+        };
+        let Ok(total) = u32::try_from(total) else {
+            return false;
+        };
+        // SAFETY: The skb is live and ours (type invariant).
+        unsafe { bindings::pskb_may_pull(self.raw(), total) }
+    }
+
+    /// Makes the first `n` bytes from the network header linear, private and writable
+    /// (`skb_ensure_writable`).
+    pub(crate) fn make_writable(&mut self, n: usize) -> bool {
+        let Some(total) = self.network_offset().checked_add(n) else {
+            return false;
+        };
+        let Ok(total) = u32::try_from(total) else {
+            return false;
+        };
+        // SAFETY: The skb is live and ours (type invariant).
+        unsafe { bindings::skb_ensure_writable(self.raw(), total) == 0 }
+    }
+
+    fn network_offset(&self) -> usize {
+        // SAFETY: The skb is live (type invariant).
+        let off = unsafe { bindings::rvs_skb_network_offset(self.raw()) };
+        usize::try_from(off).unwrap_or(0)
+    }
+
+    /// The linear bytes from the network header on (the whole packet if it is linear).
+    pub(crate) fn network(&self) -> &[u8] {
+        let sk = self.sk();
+        let headlen = (sk.len - sk.data_len) as usize;
+        let off = self.network_offset();
+        if off > headlen {
+            return &[];
+        }
+        // SAFETY: `data .. data + headlen` is the linear part of the live skb; nothing writes it
+        // while `&self` is borrowed.
+        unsafe { core::slice::from_raw_parts(sk.data.add(off), headlen - off) }
+    }
+
+    /// The linear bytes from the network header on, writable. Only the prefix made writable by
+    /// [`Skb::make_writable`] may be changed.
+    pub(crate) fn network_mut(&mut self) -> &mut [u8] {
+        let sk = self.sk();
+        let headlen = (sk.len - sk.data_len) as usize;
+        let data = sk.data;
+        let off = self.network_offset();
+        if off > headlen {
+            return &mut [];
+        }
+        // SAFETY: As in `network`, with `&mut self` excluding every other access.
+        unsafe { core::slice::from_raw_parts_mut(data.add(off), headlen - off) }
+    }
+
+    /// Hands the packet to conntrack as untracked (`ip_vs_notrack`).
+    pub(crate) fn notrack(&mut self) {
+        // SAFETY: The skb is live and ours.
+        unsafe { bindings::rvs_skb_notrack(self.raw()) }
+    }
+
+    /// `skb->ignore_df = 1`: the stack fragments rather than answering "fragmentation needed".
+    pub(crate) fn set_ignore_df(&mut self) {
+        // SAFETY: The skb is live and ours.
+        unsafe { bindings::rvs_skb_set_ignore_df(self.raw()) }
+    }
+
+    /// Drops an early-demux socket association of a packet that came in on a device
+    /// (`ip_vs_drop_early_demux_sk`).
+    pub(crate) fn orphan_if_from_device(&mut self) {
+        // SAFETY: The skb is live and ours.
+        unsafe { bindings::rvs_skb_orphan_if_dev(self.raw()) }
+    }
+
+    /// Replaces the packet's route.
+    pub(crate) fn set_route(&mut self, route: Route) {
+        // SAFETY: The skb is live and ours; the route's reference moves into the skb.
+        unsafe { bindings::rvs_skb_set_dst(self.raw(), route.into_raw()) }
+    }
+
+    /// Re-routes a reply as if it came from this host (`ip_vs_route_me_harder`); false when the
+    /// packet must be dropped.
+    pub(crate) fn route_me_harder(&mut self, net: &Net, ipv6: bool) -> bool {
+        // SAFETY: The skb is live, ours, and has a route of the family; `net` is live.
+        unsafe { bindings::rvs_route_me_harder(net.as_ptr(), self.raw(), ipv6) == 0 }
+    }
+
+    /// Sends an ICMP error about this packet (`icmp_send`).
+    pub(crate) fn icmp_send(&self, icmp_type: i32, code: i32, info: u32) {
+        // SAFETY: The skb is live; icmp_send only reads it.
+        unsafe { bindings::rvs_icmp_send(self.raw(), icmp_type, code, info.to_be()) }
+    }
+
+    /// Sends an ICMPv6 error about this packet (`icmpv6_send`).
+    pub(crate) fn icmpv6_send(&mut self, net: &Net, icmp_type: u8, code: u8, info: u32) {
+        // SAFETY: The skb is live and ours; `net` is live.
+        unsafe { bindings::rvs_icmpv6_send(net.as_ptr(), self.raw(), icmp_type, code, info) }
+    }
+
+    /// Frees the packet (`kfree_skb`).
+    pub(crate) fn free(self) -> Stolen {
+        // SAFETY: The skb is ours (type invariant) and `self` is consumed.
+        unsafe { bindings::kfree_skb(self.raw()) };
+        Stolen(())
+    }
+
+    /// Sends the packet through `LOCAL_OUT` to its route (`NF_HOOK(..., dst_output)`), as
+    /// ip_vs's `ip_vs_send_or_cont` does; the packet must have a route ([`Skb::set_route`]).
+    pub(crate) fn local_out(mut self, net: &Net, ipv6: bool) -> Stolen {
+        let pf = if ipv6 { 10 } else { 2 };
+        self.set_ipvs_property();
+        // SAFETY: The skb is ours and has a route; the call consumes it.
+        unsafe {
+            bindings::rvs_skb_prepare_forward(self.raw());
+            bindings::rvs_local_out_hook(pf, net.as_ptr(), self.raw());
+        }
+        Stolen(())
+    }
+
+    /// Sends a packet with a freshly built outer header (`ip_local_out`/`ip6_local_out`).
+    pub(crate) fn ip_local_out(self, net: &Net, ipv6: bool) -> Stolen {
+        // SAFETY: The skb is ours, has a route and a complete outer header; the call consumes
+        // it.
+        unsafe {
+            bindings::rvs_skb_tunnel_prepare(self.raw());
+            if ipv6 {
+                bindings::ip6_local_out(net.as_ptr(), core::ptr::null_mut(), self.raw());
+            } else {
+                bindings::ip_local_out(net.as_ptr(), core::ptr::null_mut(), self.raw());
+            }
+        }
+        Stolen(())
+    }
+
+    /// Makes room for `n` bytes of outer headers in front of the packet (a private copy when
+    /// the buffer is shared or short of headroom). On failure the packet is freed.
+    pub(crate) fn reserve_headroom(mut self, n: u32) -> Result<Self, Stolen> {
+        self.orphan_if_from_device();
+        // SAFETY: The skb is live and ours.
+        if unsafe { bindings::rvs_skb_needs_headroom(self.raw(), n) } {
+            let mut raw = self.raw();
+            // SAFETY: `raw` is our skb; on success it is replaced by the copy (the original is
+            // consumed), on failure it is left alone.
+            if unsafe { bindings::rvs_skb_realloc_headroom(&mut raw, n) } != 0 {
+                return Err(self.free());
+            }
+            // INVARIANT: the copy is a live skb that we own now.
+            self.ptr = NonNull::new(raw).ok_or(Stolen(()))?;
+        }
+        Ok(self)
+    }
+
+    /// `iptunnel_handle_offloads` for an encapsulation of GSO type `gso_type`; false on error.
+    pub(crate) fn tunnel_offloads(&mut self, gso_type: u32) -> bool {
+        // SAFETY: The skb is live and ours.
+        unsafe { bindings::iptunnel_handle_offloads(self.raw(), gso_type as i32) == 0 }
+    }
+
+    /// Marks the current network header as the inner one (`transport_header`, inner protocol
+    /// and inner MAC header), before outer headers are pushed.
+    pub(crate) fn set_inner(&mut self, inner_proto: u8) {
+        // SAFETY: The skb is live and ours.
+        unsafe { bindings::rvs_skb_set_inner(self.raw(), inner_proto) }
+    }
+
+    /// Pushes `len` bytes of outer header and makes them the network header; returns them to
+    /// be filled in. The headroom must have been reserved.
+    pub(crate) fn push_outer(&mut self, len: u32, ipv6: bool) -> &mut [u8] {
+        // SAFETY: The skb is live and ours, with `len` bytes of headroom reserved.
+        unsafe { bindings::rvs_skb_push_outer(self.raw(), len, ipv6) };
+        let out = self.network_mut();
+        let n = (len as usize).min(out.len());
+        &mut out[..n]
+    }
+
+    /// `ip_select_ident` for the outer IPv4 header just pushed.
+    pub(crate) fn select_ident(&mut self, net: &Net) {
+        // SAFETY: The skb is live and ours, with an IPv4 network header.
+        unsafe { bindings::rvs_ip_select_ident(net.as_ptr(), self.raw()) }
+    }
+}

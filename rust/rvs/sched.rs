@@ -1,0 +1,260 @@
+//! A service's scheduler as the packet path runs it: rvs-core's algorithms bound to the
+//! service's destination list, behind a bottom-half-safe lock (`svc->sched_lock` in ip_vs).
+//!
+//! rvs-core's schedulers work on a slice of [`sched::Dest`] snapshots. [`SchedState`] keeps that
+//! slice next to the shared [`Dest`]s it mirrors; before each pick it refreshes the counters that
+//! moved (active/total connections, overload flag, weight) and reports each change through
+//! `conns_changed`, so the O(log n) pick trees stay current. A change of the destination list or
+//! of the scheduler builds a new state (process context, allocating), swapped in under the lock.
+
+use core::sync::atomic::Ordering::Relaxed;
+
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVVec, KVec},
+    error::{code::ENOMEM, Result},
+    sync::Arc,
+};
+
+use crate::{
+    kapi,
+    rvs_core::sched::{
+        self,
+        dh::Dh,
+        fo::FoRank,
+        lblc,
+        lblc::Lblc,
+        lblcr,
+        lblcr::Lblcr,
+        lc::LcRank,
+        maglev::Maglev,
+        mh::Mh,
+        nq::NqRank,
+        ovf::OvfRank,
+        rr::Rr,
+        sed::SedRank,
+        sh::Sh,
+        tree::{Node, PickTree, TreeScheduler},
+        twos::{RandomSource, Twos},
+        wlc::WlcRank,
+        wrr::Wrr,
+        Scheduler,
+    },
+    svc::Dest,
+};
+
+/// The kernel's random numbers, for `twos`.
+pub(crate) struct KernelRandom;
+
+impl RandomSource for KernelRandom {
+    fn random_u32_below(&mut self, ceil: u32) -> u32 {
+        kapi::random_u32_below(ceil)
+    }
+}
+
+type Tree<R> = TreeScheduler<KVVec<Node<(i32, i32)>>, R>;
+type LblcSched = Lblc<KVVec<lblc::LblcEntry>, KVVec<u32>, KVVec<Node<(i32, i32)>>>;
+type LblcrSched =
+    Lblcr<KVVec<lblcr::LblcrEntry>, KVVec<lblcr::LblcrMember>, KVVec<u32>, KVVec<Node<(i32, i32)>>>;
+
+/// One of the schedulers, with its storage (the big tables are on the heap; the size
+/// difference is inline state such as `sh`'s bucket array).
+#[allow(clippy::large_enum_variant)]
+enum Algo {
+    None,
+    Rr(Rr),
+    Wrr(Wrr),
+    Lc(TreeScheduler<KVVec<Node<u32>>, LcRank>),
+    Wlc(Tree<WlcRank>),
+    Sed(TreeScheduler<KVVec<Node<(i32, i32)>>, SedRank>),
+    Nq(TreeScheduler<KVVec<Node<<NqRank as sched::tree::Rank>::Key>>, NqRank>),
+    Fo(TreeScheduler<KVVec<Node<<FoRank as sched::tree::Rank>::Key>>, FoRank>),
+    Ovf(TreeScheduler<KVVec<Node<<OvfRank as sched::tree::Rank>::Key>>, OvfRank>),
+    Lblc(LblcSched),
+    Lblcr(LblcrSched),
+    Dh(Dh),
+    Sh(Sh),
+    Mh(Mh<KVVec<u32>>),
+    Twos(Twos<KVVec<u64>, KernelRandom>),
+    Maglev(Maglev<KVVec<u32>, KVVec<sched::maglev::MaglevBuild>>),
+}
+
+fn storage<T: Clone + Default>(n: usize) -> Result<KVVec<T>> {
+    let mut v = KVVec::with_capacity(n, GFP_KERNEL)?;
+    v.extend_with(n, T::default(), GFP_KERNEL)?;
+    Ok(v)
+}
+
+fn tree_storage<K: Copy + Default>(n: usize) -> Result<KVVec<Node<K>>> {
+    // The tree's shape, and so its length, does not depend on the key type.
+    storage(PickTree::<KVVec<Node<(i32, i32)>>, WlcRank>::storage_len(
+        n.max(1),
+    ))
+}
+
+impl Algo {
+    fn new(name: &[u8], ndests: usize) -> Result<Self> {
+        let hz = u64::from(kapi::HZ);
+        let e = |_| ENOMEM;
+        Ok(match name {
+            b"rr" => Self::Rr(Rr::new()),
+            b"wrr" => Self::Wrr(Wrr::new()),
+            b"lc" => Self::Lc(TreeScheduler::new(tree_storage(ndests)?)),
+            b"wlc" => Self::Wlc(TreeScheduler::new(tree_storage(ndests)?)),
+            b"sed" => Self::Sed(TreeScheduler::new(tree_storage(ndests)?)),
+            b"nq" => Self::Nq(TreeScheduler::new(tree_storage(ndests)?)),
+            b"fo" => Self::Fo(TreeScheduler::new(tree_storage(ndests)?)),
+            b"ovf" => Self::Ovf(TreeScheduler::new(tree_storage(ndests)?)),
+            b"lblc" => Self::Lblc(
+                Lblc::new(
+                    storage(lblc::LBLC_MAX_ENTRIES)?,
+                    storage(lblc::IP_VS_LBLC_TAB_SIZE)?,
+                    tree_storage(ndests)?,
+                    hz,
+                )
+                .map_err(e)?,
+            ),
+            b"lblcr" => Self::Lblcr(
+                Lblcr::new(
+                    storage(lblc::LBLC_MAX_ENTRIES)?,
+                    storage(lblc::LBLC_MAX_ENTRIES * 2)?,
+                    storage(lblcr::IP_VS_LBLCR_TAB_SIZE)?,
+                    tree_storage(ndests)?,
+                    hz,
+                )
+                .map_err(e)?,
+            ),
+            b"dh" => Self::Dh(Dh),
+            b"sh" => Self::Sh(Sh::new()),
+            b"mh" => Self::Mh(
+                Mh::new(
+                    storage(Mh::<KVVec<u32>>::storage_len(
+                        sched::mh::DEFAULT_TAB_INDEX,
+                        ndests,
+                    ))?,
+                    sched::mh::DEFAULT_TAB_INDEX,
+                )
+                .map_err(e)?,
+            ),
+            b"twos" => Self::Twos(Twos::new(
+                storage(Twos::<KVVec<u64>, KernelRandom>::storage_len(ndests.max(1)))?,
+                KernelRandom,
+            )),
+            b"maglev" => {
+                let size = sched::maglev::MAGLEV_DEFAULT_SIZE;
+                Self::Maglev(
+                    Maglev::new(
+                        storage(
+                            Maglev::<KVVec<u32>, KVVec<sched::maglev::MaglevBuild>>::table_len(
+                                size,
+                            ),
+                        )?,
+                        storage(ndests.max(1))?,
+                        size,
+                    )
+                    .map_err(e)?,
+                )
+            }
+            _ => Self::None,
+        })
+    }
+
+    fn get(&mut self) -> Option<&mut dyn Scheduler> {
+        Some(match self {
+            Self::None => return None,
+            Self::Rr(s) => s,
+            Self::Wrr(s) => s,
+            Self::Lc(s) => s,
+            Self::Wlc(s) => s,
+            Self::Sed(s) => s,
+            Self::Nq(s) => s,
+            Self::Fo(s) => s,
+            Self::Ovf(s) => s,
+            Self::Lblc(s) => s,
+            Self::Lblcr(s) => s,
+            Self::Dh(s) => s,
+            Self::Sh(s) => s,
+            Self::Mh(s) => s,
+            Self::Twos(s) => s,
+            Self::Maglev(s) => s,
+        })
+    }
+}
+
+/// What the scheduler sees of a destination now.
+fn snapshot(d: &Dest) -> sched::Dest {
+    sched::Dest {
+        af: d.af,
+        addr: d.addr,
+        port: d.port,
+        weight: d.weight.load(Relaxed),
+        last_weight: d.last_weight.load(Relaxed),
+        activeconns: d.activeconns.load(Relaxed) as i32,
+        totalconns: d.totalconns.load(Relaxed) as i32,
+        persistconns: d.persistconns.load(Relaxed) as i32,
+        overloaded: d.overloaded.load(Relaxed),
+    }
+}
+
+/// A service's scheduler bound to its destinations.
+pub(crate) struct SchedState {
+    algo: Algo,
+    svc: sched::Service,
+    dests: KVec<Arc<Dest>>,
+    snap: KVec<sched::Dest>,
+}
+
+impl SchedState {
+    /// A scheduler without destinations (before the service is configured).
+    pub(crate) fn empty() -> Self {
+        Self {
+            algo: Algo::None,
+            svc: sched::Service::default(),
+            dests: KVec::new(),
+            snap: KVec::new(),
+        }
+    }
+
+    /// Scheduler `name` over `dests` (ip_vs's list order) for a service of family `af` with
+    /// flags `flags` (process context).
+    pub(crate) fn build(name: &[u8], af: u16, flags: u32, dests: &[Arc<Dest>]) -> Result<Self> {
+        let mut algo = Algo::new(name, dests.len())?;
+        let svc = sched::Service { af, flags };
+        let mut snap = KVec::with_capacity(dests.len(), GFP_KERNEL)?;
+        let mut list = KVec::with_capacity(dests.len(), GFP_KERNEL)?;
+        for d in dests {
+            snap.push(snapshot(d), GFP_KERNEL)?;
+            list.push(d.clone(), GFP_KERNEL)?;
+        }
+        if let Some(s) = algo.get() {
+            s.init_service(&svc, &snap).map_err(|_| ENOMEM)?;
+        }
+        Ok(Self {
+            algo,
+            svc,
+            dests: list,
+            snap,
+        })
+    }
+
+    /// Picks a destination for a new connection (`sched->schedule`).
+    pub(crate) fn pick(&mut self, pkt: &sched::Packet, now: u64) -> Option<Arc<Dest>> {
+        let s = self.algo.get()?;
+        for (i, d) in self.dests.iter().enumerate() {
+            let now_d = snapshot(d);
+            if let Some(old) = self.snap.get_mut(i) {
+                if *old != now_d {
+                    let weight_changed =
+                        old.weight != now_d.weight || old.last_weight != now_d.last_weight;
+                    *old = now_d;
+                    if weight_changed {
+                        let _ = s.upd_dest(&self.svc, &self.snap, i);
+                    } else {
+                        s.conns_changed(&self.snap, i);
+                    }
+                }
+            }
+        }
+        let i = s.schedule(&self.svc, &self.snap, pkt, now)?;
+        self.dests.get(i).cloned()
+    }
+}

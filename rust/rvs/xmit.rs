@@ -1,0 +1,391 @@
+//! The transmitters: one per forwarding method (ip_vs_xmit.c).
+//!
+//! - NAT (`ip_vs_nat_xmit`): the destination becomes the real server's address and port, with
+//!   the checksums updated as ip_vs updates them (rvs-core's `packet::nat`); replies are
+//!   rewritten back by [`snat`] (`handle_response`).
+//! - Direct routing (`ip_vs_dr_xmit`): the packet is untouched and routed to the real server's
+//!   address as next hop.
+//! - Tunnelling (`ip_vs_tunnel_xmit`): the packet is wrapped in an outer IPv4 or IPv6 header
+//!   (IPIP, IPv6-in-IPv6 and across families) addressed to the real server.
+//! - Local (`ip_vs_null_xmit`), and any method whose route turns out to be local: the packet goes
+//!   to this host's stack.
+//!
+//! Every method takes the route to the real server first (`__ip_vs_get_out_rt`): local/non-local
+//! checks, TTL or hop limit decremented with ICMP "time exceeded", and the MTU check that answers
+//! "fragmentation needed" / "packet too big".
+
+use crate::{
+    conn::Conn,
+    hooks::Pkt,
+    kapi::{
+        netfilter::HookState,
+        route::Route,
+        skb::{Skb, Verdict},
+    },
+    netns::Netns,
+    rvs_core::{
+        abi::{conn_flag, AF_INET6},
+        packet::{fill_iph, ipv4, nat, Addr, Af},
+    },
+};
+
+/// `IP_VS_CONN_F_TUNNEL_TYPE_IPIP`.
+const TUN_IPIP: u8 = 0;
+
+/// `IPPROTO_IPIP`, `IPPROTO_IPV6`.
+const IPPROTO_IPIP: u8 = 4;
+const IPPROTO_IPV6: u8 = 41;
+
+/// Sends a packet of connection `c` to its real server.
+pub(crate) fn transmit(ns: &Netns, skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
+    match c.fwd() {
+        conn_flag::MASQ => nat_xmit(ns, skb, st, c, p),
+        conn_flag::DROUTE => dr_xmit(ns, skb, st, c, p),
+        conn_flag::TUNNEL => tunnel_xmit(ns, skb, st, c, p),
+        // LOCALNODE (and BYPASS, which rvs never creates): to the local stack.
+        _ => local(skb),
+    }
+}
+
+/// `ip_vs_send_or_cont(.., local = 1)`.
+fn local(mut skb: Skb) -> Verdict {
+    skb.set_ipvs_property();
+    skb.notrack();
+    Verdict::Accept(skb)
+}
+
+fn addr_of(af: u16, a: &[u8; 16]) -> Addr {
+    if af == AF_INET6 {
+        Addr::V6(*a)
+    } else {
+        Addr::V4([a[0], a[1], a[2], a[3]])
+    }
+}
+
+/// The route to the real server (`__ip_vs_get_out_rt`/`_v6`).
+fn route(st: &HookState<'_>, c: &Conn, known_nh: bool, tunnel: bool) -> Option<Route> {
+    if c.daf == AF_INET6 {
+        Route::v6(st.net, &c.daddr, known_nh, tunnel)
+    } else {
+        Route::v4(
+            st.net,
+            [c.daddr[0], c.daddr[1], c.daddr[2], c.daddr[3]],
+            known_nh,
+            tunnel,
+        )
+    }
+}
+
+/// `crosses_local_route_boundary` for the modes every transmitter uses (LOCAL | NON_LOCAL,
+/// plus RDR for NAT): leaving the host with a loopback source is refused, and so is (without
+/// RDR) turning a packet that was being forwarded into a local one.
+fn crosses_boundary(skb: &Skb, p: &Pkt, new_local: bool, redirect: bool) -> bool {
+    if new_local {
+        return !redirect && !skb.route_is_local(p.af == AF_INET6);
+    }
+    if p.af == AF_INET6 {
+        skb.locally_generated() && p.saddr == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    } else {
+        p.saddr[0] == 127
+    }
+}
+
+/// `decrement_ttl`: false when the packet died (ICMP sent) or could not be made writable.
+fn decrement_ttl(skb: &mut Skb, st: &HookState<'_>, p: &Pkt) -> bool {
+    if p.af == AF_INET6 {
+        if !skb.make_writable(40) {
+            return false;
+        }
+        let hl = skb.network().get(7).copied().unwrap_or(0);
+        if hl <= 1 {
+            // ICMPV6_TIME_EXCEED / ICMPV6_EXC_HOPLIMIT.
+            skb.icmpv6_send(st.net, 3, 0, 0);
+            return false;
+        }
+        if let Some(b) = skb.network_mut().get_mut(7) {
+            *b = hl - 1;
+        }
+        true
+    } else {
+        if !skb.make_writable(20) {
+            return false;
+        }
+        let ttl = skb.network().get(8).copied().unwrap_or(0);
+        if ttl <= 1 {
+            // ICMP_TIME_EXCEEDED / ICMP_EXC_TTL.
+            skb.icmp_send(11, 0, 0);
+            return false;
+        }
+        ipv4::decrease_ttl(skb.network_mut()).is_ok()
+    }
+}
+
+/// `ensure_mtu_is_adequate`: false when the packet is too big (ICMP sent).
+fn mtu_ok(ns: &Netns, skb: &mut Skb, st: &HookState<'_>, p: &Pkt, mtu: u32, tunnel: bool) -> bool {
+    if p.af == AF_INET6 {
+        if skb.exceeds_mtu(mtu, true) {
+            if !p.fragment {
+                // ICMPV6_PKT_TOOBIG.
+                skb.icmpv6_send(st.net, 2, 0, mtu);
+            }
+            return false;
+        }
+        return true;
+    }
+    if tunnel && ns.vars().pmtu_disc() == 0 {
+        return true;
+    }
+    let df = skb.network().get(6).is_some_and(|b| b & 0x40 != 0);
+    if df && skb.exceeds_mtu(mtu, false) {
+        // ICMP_DEST_UNREACH / ICMP_FRAG_NEEDED.
+        skb.icmp_send(3, 4, mtu);
+        return false;
+    }
+    true
+}
+
+/// The common part of `__ip_vs_get_out_rt` once the route is known: for a non-local route the
+/// TTL and the MTU, then the route goes on the packet. Returns whether the route is local, or
+/// `None` when the packet must be dropped.
+#[allow(clippy::too_many_arguments)]
+fn use_route(
+    ns: &Netns,
+    skb: &mut Skb,
+    st: &HookState<'_>,
+    p: &Pkt,
+    route: Route,
+    mtu: u32,
+    redirect: bool,
+    tunnel: bool,
+) -> Option<bool> {
+    if crosses_boundary(skb, p, route.local, redirect) {
+        return None;
+    }
+    if route.local {
+        return Some(true);
+    }
+    if !decrement_ttl(skb, st, p) {
+        return None;
+    }
+    if !mtu_ok(ns, skb, st, p, mtu, tunnel) {
+        return None;
+    }
+    skb.set_route(route);
+    Some(false)
+}
+
+/// `ip_vs_send_or_cont` / `ip_vs_nat_send_or_cont`.
+fn send_or_cont(mut skb: Skb, st: &HookState<'_>, c: &Conn, local: bool, nat: bool) -> Verdict {
+    skb.set_ipvs_property();
+    skb.notrack();
+    if !local || !nat || c.vport != c.dport || c.vaddr != c.daddr {
+        skb.orphan_if_from_device();
+    }
+    if local {
+        return Verdict::Accept(skb);
+    }
+    skb.set_ignore_df();
+    Verdict::Stolen(skb.local_out(st.net, c.af == AF_INET6))
+}
+
+/// `ip_vs_nat_xmit` / `_v6`.
+fn nat_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
+    let Some(rt) = route(st, c, false, false) else {
+        return Verdict::Stolen(skb.free());
+    };
+    let mtu = rt.mtu();
+    let was_input = p.af != AF_INET6 && skb.route_is_input();
+    let Some(local) = use_route(ns, &mut skb, st, p, rt, mtu, true, false) else {
+        return Verdict::Stolen(skb.free());
+    };
+    // From the world but DNAT to a loopback address: refused.
+    if local && p.af != AF_INET6 && c.daddr[0] == 127 && was_input {
+        return Verdict::Stolen(skb.free());
+    }
+    if !dnat(&mut skb, c, p) {
+        return Verdict::Stolen(skb.free());
+    }
+    send_or_cont(skb, st, c, local, true)
+}
+
+/// Rewrites a packet's destination to the real server (`*_dnat_handler` + the address).
+fn dnat(skb: &mut Skb, c: &Conn, p: &Pkt) -> bool {
+    rewrite(skb, p, |pkt, iph, mode| {
+        nat::dnat(pkt, iph, &addr_of(c.daf, &c.daddr), c.dport, mode)
+    })
+}
+
+/// Rewrites a real server's reply to come from the virtual service (`handle_response`).
+pub(crate) fn snat(skb: &mut Skb, c: &Conn, p: &Pkt) -> bool {
+    rewrite(skb, p, |pkt, iph, mode| {
+        nat::snat(pkt, iph, &addr_of(c.af, &c.vaddr), c.vport, mode)
+    })
+}
+
+fn rewrite(
+    skb: &mut Skb,
+    p: &Pkt,
+    f: impl FnOnce(
+        &mut [u8],
+        &crate::rvs_core::packet::Iph,
+        nat::CsumMode,
+    ) -> Result<(), crate::rvs_core::packet::PacketError>,
+) -> bool {
+    let len = skb.len() as usize;
+    // The whole packet, linear and private: the partial-checksum update needs the transport
+    // length and a UDP packet without checksum or SCTP needs every byte.
+    if !skb.make_writable(len) {
+        return false;
+    }
+    let mode = if skb.csum_partial() {
+        nat::CsumMode::Partial
+    } else {
+        nat::CsumMode::Full
+    };
+    let af = if p.af == AF_INET6 {
+        Af::Inet6
+    } else {
+        Af::Inet
+    };
+    let ok = {
+        let pkt = skb.network_mut();
+        let Some(pkt) = pkt.get_mut(..len) else {
+            return false;
+        };
+        match fill_iph(af, pkt, 0, 0) {
+            Ok(iph) => f(pkt, &iph, mode).is_ok(),
+            Err(_) => false,
+        }
+    };
+    if ok {
+        skb.invalidate_complete_csum();
+    }
+    ok
+}
+
+/// `ip_vs_dr_xmit` / `_v6`.
+fn dr_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
+    let Some(rt) = route(st, c, true, false) else {
+        return Verdict::Stolen(skb.free());
+    };
+    let mtu = rt.mtu();
+    let Some(local) = use_route(ns, &mut skb, st, p, rt, mtu, false, false) else {
+        return Verdict::Stolen(skb.free());
+    };
+    send_or_cont(skb, st, c, local, false)
+}
+
+/// `INET_ECN_encapsulate(ds, ds)`: the outer header copies the inner DS field; a CE mark
+/// becomes ECT(0).
+fn ecn_encapsulate(ds: u8) -> u8 {
+    if ds & 3 == 3 {
+        (ds & !3) | 2
+    } else {
+        ds
+    }
+}
+
+/// `ip_vs_tunnel_xmit` / `_v6`, IPIP encapsulation (IPv4 or IPv6 outer header by the real
+/// server's family).
+fn tunnel_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
+    let outer6 = c.daf == AF_INET6;
+    let tun_type = c.dest.as_ref().map_or(TUN_IPIP, |d| {
+        d.tun_type.load(core::sync::atomic::Ordering::Relaxed)
+    });
+    if tun_type != TUN_IPIP {
+        // GUE and GRE encapsulation are not implemented yet: drop rather than send a packet
+        // the real server would not decapsulate.
+        return Verdict::Stolen(skb.free());
+    }
+    let Some(rt) = route(st, c, false, true) else {
+        return Verdict::Stolen(skb.free());
+    };
+    let outer_len: u32 = if outer6 { 40 } else { 20 };
+    let mtu = rt.mtu().saturating_sub(outer_len);
+    if mtu < if outer6 { 1280 } else { 68 } {
+        return Verdict::Stolen(skb.free());
+    }
+    let saddr = rt.saddr;
+    let headroom = rt.dev_headroom() + outer_len;
+    let Some(local) = use_route(ns, &mut skb, st, p, rt, mtu, false, true) else {
+        return Verdict::Stolen(skb.free());
+    };
+    if local {
+        return send_or_cont(skb, st, c, true, false);
+    }
+    let mut skb = match skb.reserve_headroom(headroom) {
+        Ok(s) => s,
+        Err(stolen) => return Verdict::Stolen(stolen),
+    };
+    // What the outer header copies from the inner one.
+    let (next_protocol, ds, ttl, df) = {
+        let h = skb.network();
+        if p.af == AF_INET6 {
+            let tc = ((h.first().copied().unwrap_or(0) & 0x0f) << 4)
+                | (h.get(1).copied().unwrap_or(0) >> 4);
+            (IPPROTO_IPV6, tc, h.get(7).copied().unwrap_or(64), 0u8)
+        } else {
+            let df = if ns.vars().pmtu_disc() != 0 {
+                h.get(6).copied().unwrap_or(0) & 0x40
+            } else {
+                0
+            };
+            (
+                IPPROTO_IPIP,
+                h.get(1).copied().unwrap_or(0),
+                h.get(8).copied().unwrap_or(64),
+                df,
+            )
+        }
+    };
+    let ds = ecn_encapsulate(ds);
+    let gso = if outer6 {
+        crate::kapi::GSO_IPXIP6
+    } else {
+        crate::kapi::GSO_IPXIP4
+    };
+    if !skb.tunnel_offloads(gso) {
+        return Verdict::Stolen(skb.free());
+    }
+    skb.set_inner(next_protocol);
+    let d = c.daddr;
+    let h = skb.push_outer(outer_len, outer6);
+    if outer6 {
+        if h.len() < 40 {
+            return Verdict::Stolen(skb.free());
+        }
+        h[0] = 0x60 | (ds >> 4);
+        h[1] = ds << 4;
+        h[2] = 0;
+        h[3] = 0;
+        // payload_len: set by ip6_local_out.
+        h[4] = 0;
+        h[5] = 0;
+        h[6] = next_protocol;
+        h[7] = ttl;
+        h[8..24].copy_from_slice(&saddr);
+        h[24..40].copy_from_slice(&d);
+    } else {
+        if h.len() < 20 {
+            return Verdict::Stolen(skb.free());
+        }
+        h[0] = 0x45;
+        h[1] = ds;
+        // tot_len and the checksum: set by ip_local_out.
+        h[2] = 0;
+        h[3] = 0;
+        h[4] = 0;
+        h[5] = 0;
+        h[6] = df;
+        h[7] = 0;
+        h[8] = ttl;
+        h[9] = next_protocol;
+        h[10] = 0;
+        h[11] = 0;
+        h[12..16].copy_from_slice(&saddr[..4]);
+        h[16..20].copy_from_slice(&d[..4]);
+        skb.select_ident(st.net);
+    }
+    skb.set_ignore_df();
+    Verdict::Stolen(skb.ip_local_out(st.net, outer6))
+}
