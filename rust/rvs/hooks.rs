@@ -31,7 +31,7 @@ use crate::{
         packet::{
             fill_iph,
             icmp::{self, IcmpClass, IcmpNat},
-            Addr, Af,
+            Addr, Af, Iph,
         },
         proto::{sctp, sctp::SctpEvent, tcp, tcp::TcpFlags, Direction},
         sched,
@@ -56,12 +56,16 @@ pub(crate) struct Pkt {
     pub(crate) daddr: [u8; 16],
     pub(crate) sport: u16,
     pub(crate) dport: u16,
+    /// Offset of the transport header.
+    pub(crate) l4off: usize,
     /// An IPv6 non-first fragment (`fragoffs`).
     pub(crate) fragment: bool,
     /// TCP flags byte, if a full TCP header is there.
     pub(crate) tcp_flags: Option<u8>,
     /// The first SCTP chunk type, if there is one.
     pub(crate) sctp_chunk: Option<u8>,
+    /// The UDP checksum field (0: none).
+    pub(crate) udp_check: u16,
 }
 
 impl Pkt {
@@ -77,28 +81,17 @@ fn addr16(a: &crate::rvs_core::packet::Addr) -> [u8; 16] {
     out
 }
 
-/// Reads the IP header and the ports of a packet, making them linear.
+/// Reads the IP header and the ports of a packet (from a copy of its first bytes, as ip_vs's
+/// `skb_header_pointer` does: the packet itself is left as it is).
 fn headers(skb: &mut Skb, ipv6: bool) -> Option<Pkt> {
-    let len = skb.len() as usize;
-    let want = if ipv6 { len.min(512) } else { len.min(60) };
-    if !skb.pull(want) {
-        return None;
-    }
+    let mut buf = [0u8; 256];
+    let n = skb.copy_prefix(&mut buf);
+    let head = buf.get(..n)?;
     let af = if ipv6 { Af::Inet6 } else { Af::Inet };
-    let iph = fill_iph(af, skb.network(), 0, 0).ok()?;
+    let iph = fill_iph(af, head, 0, 0).ok()?;
     let l4off = iph.len;
-    // The transport header IPVS reads: TCP 20 bytes, UDP 8, SCTP 12 + a chunk header.
-    let l4len = match iph.protocol {
-        TCP => 20,
-        SCTP => 16,
-        _ => 8,
-    };
     let fragment = iph.fragoffs != 0;
-    if !fragment {
-        let _ = skb.pull(l4off.saturating_add(l4len).min(len));
-    }
-    let net = skb.network();
-    let l4 = net.get(l4off..).unwrap_or(&[]);
+    let l4 = head.get(l4off..).unwrap_or(&[]);
     let (sport, dport) = if fragment {
         (0, 0)
     } else {
@@ -112,10 +105,15 @@ fn headers(skb: &mut Skb, ipv6: bool) -> Option<Pkt> {
     } else {
         None
     };
-    let sctp_chunk = if iph.protocol == SCTP && !fragment {
+    let sctp_chunk = if iph.protocol == SCTP && !fragment && l4.len() >= 16 {
         l4.get(12).copied()
     } else {
         None
+    };
+    let udp_check = if iph.protocol == UDP && l4.len() >= 8 {
+        u16::from_be_bytes([l4[6], l4[7]])
+    } else {
+        0
     };
     Some(Pkt {
         af: if ipv6 { AF_INET6 } else { AF_INET },
@@ -124,9 +122,11 @@ fn headers(skb: &mut Skb, ipv6: bool) -> Option<Pkt> {
         daddr: addr16(&iph.daddr),
         sport,
         dport,
+        l4off,
         fragment,
         tcp_flags,
         sctp_chunk,
+        udp_check,
     })
 }
 
@@ -153,12 +153,19 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     let Some(p) = headers(&mut skb, st.ipv6) else {
         return Verdict::Accept(skb);
     };
+    if p.protocol == ICMP && !st.ipv6 || p.protocol == ICMPV6 && st.ipv6 {
+        match in_icmp(ns, skb, st, &p) {
+            Ok(v) => return v,
+            // Not an error about a connection (echo requests to the VIP, ...): the stack's.
+            Err(s) => skb = s,
+        }
+    }
     match p.protocol {
         TCP | UDP | SCTP => {}
         _ => {
-            // ICMP errors about connections are relayed by ip_vs (`ip_vs_in_icmp`); rvs passes
-            // them to the stack for now. Other protocols: not ours.
-            if ns.vars().ignore_tunneled() != 0 && p.protocol != 1 && p.protocol != 58 {
+            // Not a protocol IPVS balances: mark it if asked, so a tunnelled copy is not
+            // handled twice (`ignore_tunneled`).
+            if ns.vars().ignore_tunneled() != 0 {
                 skb.set_ipvs_property();
             }
             return Verdict::Accept(skb);
@@ -624,42 +631,114 @@ fn handle_response(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, c: Ref
     Verdict::Accept(skb)
 }
 
-/// `ip_vs_out_icmp` / `_v6` with `handle_response_icmp`: an ICMP error from a real server about
-/// a connection (the embedded packet is one the client sent). For NAT its outer source and the
-/// embedded destination go back to the virtual address and port. `Err` gives the packet back
-/// for the normal path (not an error IPVS relates).
-fn out_icmp(ns: &Netns, mut skb: Skb, st: &HookState<'_>) -> Result<Verdict, Skb> {
+/// An ICMP error IPVS relates to a connection, parsed (`ip_vs_out_icmp`'s and
+/// `ip_vs_in_icmp`'s common part): the packet with its outer header, the error and the embedded
+/// ports, and the packet's length. `Err` gives an unrelated packet back; `Ok(Err(v))` is the
+/// verdict for an error that goes no further.
+#[allow(clippy::type_complexity)]
+fn icmp_error(
+    mut skb: Skb,
+    st: &HookState<'_>,
+) -> Result<Result<(Skb, Iph, icmp::IcmpError, u16, u16, usize), Verdict>, Skb> {
     let len = skb.len() as usize;
+    let af = if st.ipv6 { Af::Inet6 } else { Af::Inet };
+    // Only errors go further (echo requests and the like are the stack's): look at the type
+    // before making anything linear.
+    let icmp_type = fill_iph(af, skb.network(), 0, 0)
+        .ok()
+        .and_then(|iph| skb.network().get(iph.len).copied());
+    let related = match icmp_type {
+        Some(t) if st.ipv6 => crate::rvs_core::proto::icmp::is_related_v6(t),
+        Some(t) => crate::rvs_core::proto::icmp::is_related_v4(t),
+        None => true,
+    };
+    if !related {
+        return Err(skb);
+    }
     // ICMP errors are small (at most 576 bytes for IPv4, the minimum MTU for IPv6): make the
     // whole message linear.
     if !skb.pull(len) {
-        return Ok(Verdict::Drop(skb));
+        return Ok(Err(Verdict::Drop(skb)));
     }
-    let af = if st.ipv6 { Af::Inet6 } else { Af::Inet };
     let (outer, class) = {
         let Some(pkt) = skb.network().get(..len) else {
-            return Ok(Verdict::Drop(skb));
+            return Ok(Err(Verdict::Drop(skb)));
         };
         let Ok(outer) = fill_iph(af, pkt, 0, 0) else {
-            return Ok(Verdict::Accept(skb));
+            return Ok(Err(Verdict::Accept(skb)));
         };
         if !st.ipv6 && pkt.len() >= 8 && u16::from_be_bytes([pkt[6], pkt[7]]) & 0x3fff != 0 {
             // A fragmented ICMP error would be reassembled by ip_vs first; not yet here.
-            return Ok(Verdict::Accept(skb));
+            return Ok(Err(Verdict::Accept(skb)));
         }
         (outer, icmp::classify(pkt, &outer))
     };
     let err = match class {
-        Err(_) => return Ok(Verdict::Drop(skb)),
+        Err(_) => return Ok(Err(Verdict::Drop(skb))),
         Ok(IcmpClass::NotRelated) => return Err(skb),
-        Ok(IcmpClass::Ignore) => return Ok(Verdict::Accept(skb)),
+        Ok(IcmpClass::Ignore) => return Ok(Err(Verdict::Accept(skb))),
         Ok(IcmpClass::Related(e)) => e,
     };
     let (TCP | UDP | SCTP) = err.inner.protocol else {
-        return Ok(Verdict::Accept(skb));
+        return Ok(Err(Verdict::Accept(skb)));
     };
     let Some((sport, dport)) = err.ports else {
+        return Ok(Err(Verdict::Accept(skb)));
+    };
+    Ok(Ok((skb, outer, err, sport, dport, len)))
+}
+
+/// `ip_vs_in_icmp` / `_v6`: an ICMP error from the client's side about a connection (the
+/// embedded packet is one of our replies). For NAT it goes to the real server with the outer
+/// destination and the embedded source rewritten back (`ip_vs_icmp_xmit`); for the other methods
+/// the connection's transmitter forwards it as it is.
+fn in_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt) -> Result<Verdict, Skb> {
+    let (skb, outer, err, sport, dport, len) = match icmp_error(skb, st)? {
+        Ok(e) => e,
+        Err(v) => return Ok(v),
+    };
+    let guard = rcu::read_lock();
+    // The embedded packet went virtual service -> client: its reverse is our in tuple.
+    let key = conn::key(
+        if st.ipv6 { AF_INET6 } else { AF_INET },
+        err.inner.protocol,
+        conntab::DIR_IN,
+        &addr16(&err.inner.daddr),
+        dport,
+        &addr16(&err.inner.saddr),
+        sport,
+    );
+    let Some(c) = ns.conns().lookup(&key, &guard) else {
         return Ok(Verdict::Accept(skb));
+    };
+    in_stats(ns, &c, skb.len());
+    if c.fwd() != conn_flag::MASQ {
+        let v = xmit::transmit(ns, skb, st, &c, p);
+        c.in_pkts.fetch_add(1, Relaxed);
+        c.put();
+        return Ok(v);
+    }
+    let ok_sum = skb
+        .network()
+        .get(..len)
+        .is_some_and(|pkt| icmp::checksum_ok(pkt, &outer));
+    if !ok_sum {
+        c.put();
+        return Ok(Verdict::Drop(skb));
+    }
+    let v = xmit::icmp_nat_xmit(ns, skb, st, &c, p, &outer, &err, len);
+    c.put();
+    Ok(v)
+}
+
+/// `ip_vs_out_icmp` / `_v6` with `handle_response_icmp`: an ICMP error from a real server about
+/// a connection (the embedded packet is one the client sent). For NAT its outer source and the
+/// embedded destination go back to the virtual address and port. `Err` gives the packet back
+/// for the normal path (not an error IPVS relates).
+fn out_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>) -> Result<Verdict, Skb> {
+    let (mut skb, outer, err, sport, dport, len) = match icmp_error(skb, st)? {
+        Ok(e) => e,
+        Err(v) => return Ok(v),
     };
     let guard = rcu::read_lock();
     // The embedded packet went client -> real server: its reply direction is our out tuple.
@@ -709,7 +788,24 @@ fn out_icmp(ns: &Netns, mut skb: Skb, st: &HookState<'_>) -> Result<Verdict, Skb
     Ok(Verdict::Accept(skb))
 }
 
-/// `ip_vs_forward_icmp`: ICMP errors being forwarded (not relayed by rvs yet).
-pub(crate) fn forward_icmp_hook(skb: Skb, _st: &HookState<'_>) -> Verdict {
-    Verdict::Accept(skb)
+/// `ip_vs_forward_icmp`: ICMP errors being forwarded through the director (destined to
+/// addresses that are not local: fwmark services, transparent caches) are related like the
+/// ones it receives (`ip_vs_in_icmp` from the FORWARD hook).
+pub(crate) fn forward_icmp_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
+    if skb.ipvs_property() {
+        return Verdict::Accept(skb);
+    }
+    let Some(ns) = Netns::of(st.net) else {
+        return Verdict::Accept(skb);
+    };
+    let Some(p) = headers(&mut skb, st.ipv6) else {
+        return Verdict::Accept(skb);
+    };
+    if !(p.protocol == ICMP && !st.ipv6 || p.protocol == ICMPV6 && st.ipv6) {
+        return Verdict::Accept(skb);
+    }
+    match in_icmp(ns, skb, st, &p) {
+        Ok(v) => v,
+        Err(skb) => Verdict::Accept(skb),
+    }
 }

@@ -4,6 +4,8 @@
 //! loses it when it goes away: services, connections and settings of one namespace are never
 //! visible from another.
 
+use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
 use kernel::{
     c_str,
     prelude::*,
@@ -22,9 +24,10 @@ use crate::{
         proc::ProcEntry,
         rcu::RcuBox,
         sysctl::{Tree, VsVars},
+        timer::{Periodic, Tick},
     },
     procfs,
-    rvs_core::abi,
+    rvs_core::{abi, est::EST_INTERVAL_SECS},
     stats::Stats,
     svc::{Ctl, ProtoData, Service, Table as Services},
 };
@@ -32,13 +35,14 @@ use crate::{
 /// The state rvs keeps for one network namespace.
 #[pin_data]
 pub(crate) struct Netns {
-    /// `/proc/net/ip_vs` (`/proc/net/rvs` beside ip_vs). First fields: dropped first, so no
-    /// reader runs while the rest goes away.
-    _proc_info: ProcEntry,
-    /// `/proc/net/ip_vs_conn` (`rvs_conn`).
-    _proc_conn: ProcEntry,
-    /// `/proc/net/ip_vs_stats` (`rvs_stats`).
-    _proc_stats: ProcEntry,
+    /// The 2-second housekeeping tick (rates; lblc/lblcr expiry). First field: stopped before
+    /// anything it reads goes.
+    _housekeeping: Periodic<Housekeeping>,
+    /// Ticks so far, for the work done every 30th tick.
+    ticks: AtomicU32,
+    /// `/proc/net/ip_vs*` (`/proc/net/rvs*` beside ip_vs). Dropped before the rest, so no reader
+    /// runs while it goes away.
+    _proc: ProcFiles,
     /// Number of hash buckets of the connection table, reported by `IPVS_CMD_GET_INFO`.
     conn_tab_size: u32,
     /// The control plane's view of the services; every command holds it.
@@ -66,34 +70,59 @@ impl NetState for Netns {
     }
 
     fn init(net: &Net) -> impl PinInit<Self, Error> {
-        let (name, conn_name, stats_name, tree) = if param::ipvs_compat() {
-            (
-                c_str!("ip_vs"),
-                c_str!("ip_vs_conn"),
-                c_str!("ip_vs_stats"),
-                Tree::Ipvs,
-            )
+        let tree = if param::ipvs_compat() {
+            Tree::Ipvs
         } else {
-            // Beside ip_vs the names move (`/proc/net/rvs`, `net.rvs`), so the two never collide.
-            (
-                c_str!("rvs"),
-                c_str!("rvs_conn"),
-                c_str!("rvs_stats"),
-                Tree::Rvs,
-            )
+            // Beside ip_vs the names move (`net.rvs`, `/proc/net/rvs*`), so the two never collide.
+            Tree::Rvs
         };
         try_pin_init!(Self {
             table: RcuBox::new(Services::empty())?,
             proto: RcuBox::new(ProtoData::with(&Ctl::new().timeouts()))?,
             stats: Stats::default(),
             conns: Table::new()?,
-            _proc_conn: ProcEntry::create::<procfs::Conns>(net, conn_name)?,
-            _proc_stats: ProcEntry::create::<procfs::TotalStats>(net, stats_name)?,
             ctl <- new_mutex!(Ctl::new(), "rvs_ctl"),
             conn_tab_size: abi::CONN_TAB_DEFAULT_SIZE,
             vars: VsVars::register(net, tree)?,
-            _proc_info: ProcEntry::create::<procfs::Services>(net, name)?,
+            _proc: ProcFiles::create(net)?,
+            ticks: AtomicU32::new(0),
+            // Last: it may tick as soon as it starts (it finds no state until init is done).
+            _housekeeping: Periodic::start(net, EST_INTERVAL_SECS * crate::kapi::HZ)?,
         }? Error)
+    }
+}
+
+/// The namespace's `/proc/net` files.
+struct ProcFiles {
+    _info: ProcEntry,
+    _conn: ProcEntry,
+    _conn_sync: ProcEntry,
+    _stats: ProcEntry,
+}
+
+impl ProcFiles {
+    fn create(net: &Net) -> Result<Self> {
+        let names = if param::ipvs_compat() {
+            [
+                c_str!("ip_vs"),
+                c_str!("ip_vs_conn"),
+                c_str!("ip_vs_conn_sync"),
+                c_str!("ip_vs_stats"),
+            ]
+        } else {
+            [
+                c_str!("rvs"),
+                c_str!("rvs_conn"),
+                c_str!("rvs_conn_sync"),
+                c_str!("rvs_stats"),
+            ]
+        };
+        Ok(Self {
+            _info: ProcEntry::create::<procfs::Services>(net, names[0])?,
+            _conn: ProcEntry::create::<procfs::Conns>(net, names[1])?,
+            _conn_sync: ProcEntry::create::<procfs::ConnsSync>(net, names[2])?,
+            _stats: ProcEntry::create::<procfs::TotalStats>(net, names[3])?,
+        })
     }
 }
 
@@ -175,6 +204,38 @@ impl Netns {
     /// The namespace's sysctl settings.
     pub(crate) fn vars(&self) -> &VsVars {
         &self.vars
+    }
+}
+
+/// The namespace's 2-second tick: the rate estimator (`ip_vs_estimation_kthread`'s work) for
+/// the namespace, its services and their destinations unless `run_estimation` is 0, and every
+/// 60 s the expiry of `lblc`/`lblcr` entries (their `CHECK_EXPIRE_INTERVAL` timers).
+struct Housekeeping;
+
+/// Ticks between two `lblc`/`lblcr` expiry runs (60 s).
+const EXPIRE_TICKS: u32 = 30;
+
+impl Tick for Housekeeping {
+    fn tick(net: &Net) {
+        let Some(ns) = Netns::of(net) else { return };
+        let guard = crate::kapi::rcu::read_lock();
+        let services = ns.table.read(&guard).services();
+        if ns.vars().run_estimation() != 0 {
+            ns.stats.estimate();
+            for svc in services {
+                svc.stats.estimate();
+                for d in svc.dests(&guard) {
+                    d.stats.estimate();
+                }
+            }
+        }
+        let tick = ns.ticks.fetch_add(1, Relaxed).wrapping_add(1);
+        if tick % EXPIRE_TICKS == 0 {
+            let now = u64::from(crate::kapi::jiffies());
+            for svc in services {
+                svc.sched().lock().check_expire(now);
+            }
+        }
     }
 }
 

@@ -183,31 +183,57 @@ impl core::fmt::Display for AddrCol<'_> {
 
 impl Show for Conns {
     fn show(net: &Net, out: &mut SeqFile<'_>) -> Result {
-        let netns = Netns::of(net).ok_or(ENODEV)?;
-        let _ = out.write_str(
-            "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n",
-        );
-        netns.conns().for_each(|c, left| {
-            let secs = u64::from(left) * 1000 / u64::from(crate::kapi::HZ) / 1000;
-            let state = proto::state_name(c.protocol, c.state(), c.flags());
-            // Fwmark templates keep the mark in the virtual address, printed as IPv4.
-            let vaf = if c.protocol == 0 { abi::AF_INET } else { c.af };
-            let _ = writeln!(
-                out,
-                "{:<3} {} {:04X} {} {:04X} {} {:04X} {:<11} {:7}",
-                ProtoName(u16::from(c.protocol)),
-                AddrCol(c.af, &c.caddr),
-                c.cport,
-                AddrCol(vaf, &c.vaddr),
-                c.vport,
-                AddrCol(c.daf, &c.daddr),
-                c.dport,
-                state,
-                secs
-            );
-        });
-        Ok(())
+        show_conns(net, out, false)
     }
+}
+
+/// The contents of `/proc/net/ip_vs_conn_sync` (`ip_vs_conn_sync_seq_show`): the same rows with
+/// the connection's origin (`LOCAL`, or `SYNC` for entries a sync daemon created) instead of
+/// the persistence-engine columns.
+pub(crate) struct ConnsSync;
+
+impl Show for ConnsSync {
+    fn show(net: &Net, out: &mut SeqFile<'_>) -> Result {
+        show_conns(net, out, true)
+    }
+}
+
+fn show_conns(net: &Net, out: &mut SeqFile<'_>, sync: bool) -> Result {
+    let netns = Netns::of(net).ok_or(ENODEV)?;
+    let _ = out.write_str(if sync {
+        "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Origin Expires\n"
+    } else {
+        "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n"
+    });
+    netns.conns().for_each(|c, left| {
+        let secs = u64::from(left) * 1000 / u64::from(crate::kapi::HZ) / 1000;
+        let state = proto::state_name(c.protocol, c.state(), c.flags());
+        // Fwmark templates keep the mark in the virtual address, printed as IPv4.
+        let vaf = if c.protocol == 0 { abi::AF_INET } else { c.af };
+        let _ = write!(
+            out,
+            "{:<3} {} {:04X} {} {:04X} {} {:04X} {:<11} ",
+            ProtoName(u16::from(c.protocol)),
+            AddrCol(c.af, &c.caddr),
+            c.cport,
+            AddrCol(vaf, &c.vaddr),
+            c.vport,
+            AddrCol(c.daf, &c.daddr),
+            c.dport,
+            state,
+        );
+        let _ = if sync {
+            let origin = if c.flags() & conn_flag::SYNC != 0 {
+                "SYNC"
+            } else {
+                "LOCAL"
+            };
+            writeln!(out, "{origin:<6} {secs:7}")
+        } else {
+            writeln!(out, "{secs:7}")
+        };
+    });
+    Ok(())
 }
 
 /// The contents of `/proc/net/ip_vs_stats` (`ip_vs_stats_show`).

@@ -257,4 +257,11 @@ impl SchedState {
         let i = s.schedule(&self.svc, &self.snap, pkt, now)?;
         self.dests.get(i).cloned()
     }
+
+    /// The periodic expiry of `lblc`/`lblcr` entries (`ip_vs_lblc_check_expire`, every 60 s).
+    pub(crate) fn check_expire(&mut self, now: u64) {
+        if let Some(s) = self.algo.get() {
+            s.check_expire(now);
+        }
+    }
 }

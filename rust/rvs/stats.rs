@@ -5,11 +5,14 @@
 //! of relaxed 64-bit atomics per object for now (the per-CPU split is a performance change, made
 //! when the benchmarks ask for it). `IPVS_CMD_ZERO` does what ip_vs does: it remembers the
 //! current totals, and reported values are the difference. Rates come from rvs-core's copy of
-//! ip_vs's estimator; until the namespace runs it every 2 s (not yet), rates read 0.
+//! ip_vs's estimator, run every 2 s by the namespace's timer (`netns.rs`).
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::rvs_core::netlink;
+use crate::rvs_core::{
+    est::{Counters, Estimator, Rates},
+    netlink,
+};
 
 /// The counters of one object.
 #[derive(Default)]
@@ -23,6 +26,9 @@ pub(crate) struct Stats {
     zero: [AtomicU64; 5],
     /// The rate estimate (cps, inpps, outpps, inbps, outbps), as the estimator last left it.
     rates: [AtomicU64; 5],
+    /// The estimator's state between ticks: the totals it last saw and its scaled averages.
+    est_last: [AtomicU64; 5],
+    est_scaled: [AtomicU64; 5],
 }
 
 impl Stats {
@@ -72,14 +78,73 @@ impl Stats {
         }
     }
 
-    /// `IPVS_CMD_ZERO`: counting starts again from here.
+    /// `IPVS_CMD_ZERO`: counting starts again from here, and so do the rates.
     pub(crate) fn zero(&self) {
         let t = self.totals();
         for (z, v) in self.zero.iter().zip(t) {
             z.store(v, Relaxed);
         }
-        for r in &self.rates {
+        for (l, v) in self.est_last.iter().zip(t) {
+            l.store(v, Relaxed);
+        }
+        for r in self.rates.iter().chain(&self.est_scaled) {
             r.store(0, Relaxed);
+        }
+    }
+
+    /// One tick of ip_vs's estimator (every 2 s; one caller at a time: the namespace's timer).
+    pub(crate) fn estimate(&self) {
+        let [conns, inpkts, outpkts, inbytes, outbytes] = self.totals();
+        let l = |i: usize| self.est_last[i].load(Relaxed);
+        let s = |i: usize| self.est_scaled[i].load(Relaxed);
+        let mut e = Estimator::resume(
+            Counters {
+                conns: l(0),
+                inpkts: l(1),
+                outpkts: l(2),
+                inbytes: l(3),
+                outbytes: l(4),
+            },
+            Rates {
+                cps: s(0),
+                inpps: s(1),
+                outpps: s(2),
+                inbps: s(3),
+                outbps: s(4),
+            },
+        );
+        e.estimate(&Counters {
+            conns,
+            inpkts,
+            outpkts,
+            inbytes,
+            outbytes,
+        });
+        let last = e.last();
+        for (a, v) in self.est_last.iter().zip([
+            last.conns,
+            last.inpkts,
+            last.outpkts,
+            last.inbytes,
+            last.outbytes,
+        ]) {
+            a.store(v, Relaxed);
+        }
+        let sc = e.scaled();
+        for (a, v) in self
+            .est_scaled
+            .iter()
+            .zip([sc.cps, sc.inpps, sc.outpps, sc.inbps, sc.outbps])
+        {
+            a.store(v, Relaxed);
+        }
+        let r = e.read();
+        for (a, v) in self
+            .rates
+            .iter()
+            .zip([r.cps, r.inpps, r.outpps, r.inbps, r.outbps])
+        {
+            a.store(v, Relaxed);
         }
     }
 }

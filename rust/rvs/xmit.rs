@@ -6,7 +6,8 @@
 //! - Direct routing (`ip_vs_dr_xmit`): the packet is untouched and routed to the real server's
 //!   address as next hop.
 //! - Tunnelling (`ip_vs_tunnel_xmit`): the packet is wrapped in an outer IPv4 or IPv6 header
-//!   (IPIP, IPv6-in-IPv6 and across families) addressed to the real server.
+//!   (IPIP, IPv6-in-IPv6 and across families), optionally inside GUE or GRE, addressed to the
+//!   real server.
 //! - Local (`ip_vs_null_xmit`), and any method whose route turns out to be local: the packet goes
 //!   to this host's stack.
 //!
@@ -14,27 +15,37 @@
 //! checks, TTL or hop limit decremented with ICMP "time exceeded", and the MTU check that answers
 //! "fragmentation needed" / "packet too big".
 
+use core::sync::atomic::Ordering::Relaxed;
+
 use crate::{
     conn::Conn,
     hooks::Pkt,
     kapi::{
-        netfilter::HookState,
+        self,
+        netfilter::{HookPoint, HookState},
         route::Route,
-        skb::{Skb, Verdict},
+        skb::{gre_hlen, Skb, Verdict},
     },
     netns::Netns,
     rvs_core::{
         abi::{conn_flag, AF_INET6},
-        packet::{fill_iph, ipv4, nat, Addr, Af},
+        packet::{fill_iph, icmp, ipv4, nat, Addr, Af, Iph},
     },
 };
 
-/// `IP_VS_CONN_F_TUNNEL_TYPE_IPIP`.
+/// `IP_VS_CONN_F_TUNNEL_TYPE_IPIP`, `_GUE`, `_GRE`.
 const TUN_IPIP: u8 = 0;
+const TUN_GUE: u8 = 1;
+const TUN_GRE: u8 = 2;
+/// `IP_VS_TUNNEL_ENCAP_FLAG_CSUM`, `_REMCSUM`.
+const TUN_F_CSUM: u16 = 1;
+const TUN_F_REMCSUM: u16 = 2;
 
-/// `IPPROTO_IPIP`, `IPPROTO_IPV6`.
+/// `IPPROTO_IPIP`, `IPPROTO_IPV6`, `IPPROTO_UDP`, `IPPROTO_GRE`.
 const IPPROTO_IPIP: u8 = 4;
 const IPPROTO_IPV6: u8 = 41;
+const IPPROTO_UDP: u8 = 17;
+const IPPROTO_GRE: u8 = 47;
 
 /// Sends a packet of connection `c` to its real server.
 pub(crate) fn transmit(ns: &Netns, skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
@@ -208,33 +219,95 @@ fn nat_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> 
     send_or_cont(skb, st, c, local, true)
 }
 
+/// `ip_vs_icmp_xmit` for NAT: an ICMP error about a connection goes to the real server with
+/// the outer destination and the embedded source (address and port) rewritten back.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn icmp_nat_xmit(
+    ns: &Netns,
+    mut skb: Skb,
+    st: &HookState<'_>,
+    c: &Conn,
+    p: &Pkt,
+    outer: &Iph,
+    err: &icmp::IcmpError,
+    len: usize,
+) -> Verdict {
+    let Some(rt) = route(st, c, false, false) else {
+        return Verdict::Stolen(skb.free());
+    };
+    let mtu = rt.mtu();
+    let was_input = p.af != AF_INET6 && skb.route_is_input();
+    // A local real server is not reachable from the FORWARD hook.
+    let redirect = st.hook != HookPoint::Forward;
+    if rt.local && !redirect {
+        return Verdict::Stolen(skb.free());
+    }
+    let Some(local) = use_route(ns, &mut skb, st, p, rt, mtu, redirect, false) else {
+        return Verdict::Stolen(skb.free());
+    };
+    if local && p.af != AF_INET6 && c.daddr[0] == 127 && was_input {
+        return Verdict::Stolen(skb.free());
+    }
+    if !skb.make_writable(len) {
+        return Verdict::Stolen(skb.free());
+    }
+    let daddr = addr_of(c.daf, &c.daddr);
+    let ok = match skb.network_mut().get_mut(..len) {
+        Some(pkt) => icmp::nat_icmp(pkt, outer, err, icmp::IcmpNat::In, &daddr, c.dport).is_ok(),
+        None => false,
+    };
+    if !ok {
+        return Verdict::Stolen(skb.free());
+    }
+    skb.invalidate_complete_csum();
+    send_or_cont(skb, st, c, local, true)
+}
+
 /// Rewrites a packet's destination to the real server (`*_dnat_handler` + the address).
 fn dnat(skb: &mut Skb, c: &Conn, p: &Pkt) -> bool {
-    rewrite(skb, p, |pkt, iph, mode| {
-        nat::dnat(pkt, iph, &addr_of(c.daf, &c.daddr), c.dport, mode)
+    let to = addr_of(c.daf, &c.daddr);
+    rewrite(skb, p, |pkt, len, iph, mode, gso| {
+        nat::dnat_headers(pkt, len, iph, &to, c.dport, mode, gso)
     })
 }
 
 /// Rewrites a real server's reply to come from the virtual service (`handle_response`).
 pub(crate) fn snat(skb: &mut Skb, c: &Conn, p: &Pkt) -> bool {
-    rewrite(skb, p, |pkt, iph, mode| {
-        nat::snat(pkt, iph, &addr_of(c.af, &c.vaddr), c.vport, mode)
+    let from = addr_of(c.af, &c.vaddr);
+    rewrite(skb, p, |pkt, len, iph, mode, gso| {
+        nat::snat_headers(pkt, len, iph, &from, c.vport, mode, gso)
     })
 }
+
+type Rewrite<'a> = &'a mut [u8];
 
 fn rewrite(
     skb: &mut Skb,
     p: &Pkt,
     f: impl FnOnce(
-        &mut [u8],
+        Rewrite<'_>,
+        usize,
         &crate::rvs_core::packet::Iph,
         nat::CsumMode,
+        bool,
     ) -> Result<(), crate::rvs_core::packet::PacketError>,
 ) -> bool {
     let len = skb.len() as usize;
-    // The whole packet, linear and private: the partial-checksum update needs the transport
-    // length and a UDP packet without checksum or SCTP needs every byte.
-    if !skb.make_writable(len) {
+    let gso = p.protocol == crate::conn::SCTP && skb.is_gso_sctp();
+    // Like ip_vs, only the headers are made writable for an incremental checksum update; the
+    // whole packet (linear) only where every byte is summed.
+    let need = match nat::extent(p.protocol, p.udp_check, gso) {
+        nat::Extent::Whole => len,
+        nat::Extent::Headers => {
+            let l4 = match p.protocol {
+                crate::conn::TCP => 20,
+                crate::conn::SCTP => 12,
+                _ => 8,
+            };
+            (p.l4off + l4).min(len)
+        }
+    };
+    if !skb.make_writable(need) {
         return false;
     }
     let mode = if skb.csum_partial() {
@@ -249,11 +322,12 @@ fn rewrite(
     };
     let ok = {
         let pkt = skb.network_mut();
-        let Some(pkt) = pkt.get_mut(..len) else {
+        let end = pkt.len().min(len);
+        let Some(pkt) = pkt.get_mut(..end) else {
             return false;
         };
         match fill_iph(af, pkt, 0, 0) {
-            Ok(iph) => f(pkt, &iph, mode).is_ok(),
+            Ok(iph) => f(pkt, len, &iph, mode, gso).is_ok(),
             Err(_) => false,
         }
     };
@@ -285,28 +359,36 @@ fn ecn_encapsulate(ds: u8) -> u8 {
     }
 }
 
-/// `ip_vs_tunnel_xmit` / `_v6`, IPIP encapsulation (IPv4 or IPv6 outer header by the real
-/// server's family).
+/// `ip_vs_tunnel_xmit` / `_v6`: IPIP (or IPv6) encapsulation, optionally inside GUE (UDP to
+/// the destination's tunnel port) or GRE, with an IPv4 or IPv6 outer header by the real
+/// server's family.
 fn tunnel_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
     let outer6 = c.daf == AF_INET6;
-    let tun_type = c.dest.as_ref().map_or(TUN_IPIP, |d| {
-        d.tun_type.load(core::sync::atomic::Ordering::Relaxed)
+    let (tun_type, tun_port, tun_flags) = c.dest.as_ref().map_or((TUN_IPIP, 0, 0), |d| {
+        (
+            d.tun_type.load(Relaxed),
+            d.tun_port.load(Relaxed),
+            d.tun_flags.load(Relaxed),
+        )
     });
-    if tun_type != TUN_IPIP {
-        // GUE and GRE encapsulation are not implemented yet: drop rather than send a packet
-        // the real server would not decapsulate.
-        return Verdict::Stolen(skb.free());
-    }
+    let tun_csum = tun_flags & TUN_F_CSUM != 0;
+    let tun_remcsum = tun_flags & TUN_F_REMCSUM != 0;
+    // The encapsulation between the outer IP header and the packet.
+    let encap_len: u32 = match tun_type {
+        TUN_GUE => 8 + 4,
+        TUN_GRE => gre_hlen(tun_csum),
+        _ => 0,
+    };
     let Some(rt) = route(st, c, false, true) else {
         return Verdict::Stolen(skb.free());
     };
     let outer_len: u32 = if outer6 { 40 } else { 20 };
-    let mtu = rt.mtu().saturating_sub(outer_len);
+    let mtu = rt.mtu().saturating_sub(outer_len + encap_len);
     if mtu < if outer6 { 1280 } else { 68 } {
         return Verdict::Stolen(skb.free());
     }
     let saddr = rt.saddr;
-    let headroom = rt.dev_headroom() + outer_len;
+    let headroom = rt.dev_headroom() + outer_len + encap_len;
     let Some(local) = use_route(ns, &mut skb, st, p, rt, mtu, false, true) else {
         return Verdict::Stolen(skb.free());
     };
@@ -339,16 +421,52 @@ fn tunnel_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) 
         }
     };
     let ds = ecn_encapsulate(ds);
-    let gso = if outer6 {
-        crate::kapi::GSO_IPXIP6
+    let mut gso = if outer6 {
+        kapi::GSO_IPXIP6
     } else {
-        crate::kapi::GSO_IPXIP4
+        kapi::GSO_IPXIP4
+    };
+    gso |= match tun_type {
+        TUN_GUE if tun_csum || tun_remcsum => kapi::GSO_UDP_TUNNEL_CSUM,
+        TUN_GUE => kapi::GSO_UDP_TUNNEL,
+        TUN_GRE if tun_csum => kapi::GSO_GRE_CSUM,
+        TUN_GRE => kapi::GSO_GRE,
+        _ => 0,
     };
     if !skb.tunnel_offloads(gso) {
         return Verdict::Stolen(skb.free());
     }
     skb.set_inner(next_protocol);
     let d = c.daddr;
+    let next_protocol = match tun_type {
+        TUN_GUE => {
+            // ipvs_gue_encap: UDP to the tunnel port, then a version-0 GUE header without
+            // options naming the inner protocol. (ip_vs adds the remote-checksum option for a
+            // CHECKSUM_PARTIAL packet with REMCSUM; rvs sends the full checksum instead.)
+            let sport = skb.udp_flow_src_port(st.net);
+            let len = skb.len() + 12;
+            let h = skb.push_transport(12);
+            if h.len() < 12 {
+                return Verdict::Stolen(skb.free());
+            }
+            h[0..2].copy_from_slice(&sport.to_be_bytes());
+            h[2..4].copy_from_slice(&tun_port.to_be_bytes());
+            h[4..6].copy_from_slice(&(len as u16).to_be_bytes());
+            h[6..8].fill(0);
+            h[8] = 0;
+            h[9] = next_protocol;
+            h[10] = 0;
+            h[11] = 0;
+            let check = tun_csum || tun_remcsum;
+            skb.udp_set_csum(!check, &saddr, &d, outer6);
+            IPPROTO_UDP
+        }
+        TUN_GRE => {
+            skb.push_gre(tun_csum, next_protocol == IPPROTO_IPV6);
+            IPPROTO_GRE
+        }
+        _ => next_protocol,
+    };
     let h = skb.push_outer(outer_len, outer6);
     if outer6 {
         if h.len() < 40 {

@@ -243,6 +243,33 @@ proptest! {
     }
 
     #[test]
+    fn header_only_rewrite_equals_whole_packet_rewrite(
+        v6 in any::<bool>(), udp in any::<bool>(), partial in any::<bool>(), source_side in any::<bool>(),
+        s in any::<[u8; 16]>(), d in any::<[u8; 16]>(), new in any::<[u8; 16]>(),
+        np in any::<u16>(),
+        payload in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        // What the module does with a socket buffer whose payload is not linear: only the
+        // headers are handed over, with the packet's length.
+        let pkt = build(v6, udp, &s, &d, 1000, 2000, &payload, false);
+        let p = packet::parse(&pkt).unwrap();
+        let mode = if partial { nat::CsumMode::Partial } else { nat::CsumMode::Full };
+        prop_assert_eq!(nat::extent(p.iph.protocol, 1, false), nat::Extent::Headers);
+        let new = if v6 { Addr::V6(new) } else { Addr::V4([new[0], new[1], new[2], new[3]]) };
+        let hdrs = p.iph.len + if udp { 8 } else { 20 };
+        let mut whole = pkt.clone();
+        let mut head = pkt[..hdrs].to_vec();
+        if source_side {
+            nat::snat(&mut whole, &p.iph, &new, np, mode).unwrap();
+            nat::snat_headers(&mut head, pkt.len(), &p.iph, &new, np, mode, false).unwrap();
+        } else {
+            nat::dnat(&mut whole, &p.iph, &new, np, mode).unwrap();
+            nat::dnat_headers(&mut head, pkt.len(), &p.iph, &new, np, mode, false).unwrap();
+        }
+        prop_assert_eq!(&whole[..hdrs], &head[..]);
+    }
+
+    #[test]
     fn partial_seed_update_equals_fresh_seed(
         v6 in any::<bool>(), udp in any::<bool>(),
         s in any::<[u8; 16]>(), d in any::<[u8; 16]>(), new in any::<[u8; 16]>(),

@@ -22,7 +22,10 @@
 #include <net/icmp.h>
 #include <net/ip.h>
 #include <net/ip6_route.h>
+#include <net/gre.h>
+#include <net/ip6_checksum.h>
 #include <net/ip_tunnels.h>
+#include <net/udp.h>
 #include <net/ipv6.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/route.h>
@@ -181,6 +184,11 @@ bool rvs_skb_rt6_is_local(const struct sk_buff *skb)
 	struct dst_entry *dst = skb_dst(skb);
 
 	return dst->dev && dst->dev->flags & IFF_LOOPBACK;
+}
+
+bool rvs_skb_is_gso_sctp(const struct sk_buff *skb)
+{
+	return skb_is_gso(skb) && skb_is_gso_sctp(skb);
 }
 
 bool rvs_skb_has_dst(const struct sk_buff *skb)
@@ -388,4 +396,46 @@ bool rvs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu, bool ipv6)
 	if (skb_is_gso(skb) && skb_gso_validate_network_len(skb, mtu))
 		return false;
 	return true;
+}
+
+__be16 rvs_udp_flow_src_port(struct net *net, struct sk_buff *skb)
+{
+	return udp_flow_src_port(net, skb, 0, 0, false);
+}
+
+__u8 *rvs_skb_push_transport(struct sk_buff *skb, unsigned int len)
+{
+	skb_push(skb, len);
+	skb_reset_transport_header(skb);
+	return skb->data;
+}
+
+void rvs_udp_set_csum(bool nocheck, struct sk_buff *skb, const __u8 *saddr, const __u8 *daddr,
+		      bool ipv6)
+{
+	if (ipv6)
+		udp6_set_csum(nocheck, skb, (const struct in6_addr *)saddr,
+			      (const struct in6_addr *)daddr, skb->len);
+	else
+		udp_set_csum(nocheck, skb, *(const __be32 *)saddr, *(const __be32 *)daddr,
+			     skb->len);
+}
+
+unsigned int rvs_gre_hlen(bool csum)
+{
+	IP_TUNNEL_DECLARE_FLAGS(tflags) = { };
+
+	if (csum)
+		__set_bit(IP_TUNNEL_CSUM_BIT, tflags);
+	return gre_calc_hlen(tflags);
+}
+
+void rvs_gre_encap(struct sk_buff *skb, bool csum, bool inner_ipv6)
+{
+	IP_TUNNEL_DECLARE_FLAGS(tflags) = { };
+
+	if (csum)
+		__set_bit(IP_TUNNEL_CSUM_BIT, tflags);
+	gre_build_header(skb, gre_calc_hlen(tflags), tflags,
+			 inner_ipv6 ? htons(ETH_P_IPV6) : htons(ETH_P_IP), 0, 0);
 }

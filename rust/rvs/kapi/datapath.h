@@ -83,6 +83,8 @@ bool rvs_skb_rt4_is_local(const struct sk_buff *skb);
 bool rvs_skb_rt_is_input(const struct sk_buff *skb);
 /* The skb's route is IPv6 and local (its device is loopback). */
 bool rvs_skb_rt6_is_local(const struct sk_buff *skb);
+/* skb_is_gso(skb) && skb_is_gso_sctp(skb): an SCTP packet to be segmented (GSO_BY_FRAGS). */
+bool rvs_skb_is_gso_sctp(const struct sk_buff *skb);
 /* skb_dst(skb) != NULL. */
 bool rvs_skb_has_dst(const struct sk_buff *skb);
 /* skb_forward_csum + skb_clear_tstamp when it came in on a device. */
@@ -128,6 +130,21 @@ bool rvs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu, bool ipv6)
 /* The GSO types of IP-in-IPv4 and IP-in-IPv6 encapsulation. */
 static const unsigned int RVS_SKB_GSO_IPXIP4 = SKB_GSO_IPXIP4;
 static const unsigned int RVS_SKB_GSO_IPXIP6 = SKB_GSO_IPXIP6;
+static const unsigned int RVS_SKB_GSO_UDP_TUNNEL = SKB_GSO_UDP_TUNNEL;
+static const unsigned int RVS_SKB_GSO_UDP_TUNNEL_CSUM = SKB_GSO_UDP_TUNNEL_CSUM;
+static const unsigned int RVS_SKB_GSO_GRE = SKB_GSO_GRE;
+static const unsigned int RVS_SKB_GSO_GRE_CSUM = SKB_GSO_GRE_CSUM;
+
+/* GUE (ipvs_gue_encap): the flow's UDP source port (udp_flow_src_port). */
+__be16 rvs_udp_flow_src_port(struct net *net, struct sk_buff *skb);
+/* skb_push(len) + skb_reset_transport_header; returns the pushed bytes. */
+__u8 *rvs_skb_push_transport(struct sk_buff *skb, unsigned int len);
+/* udp_set_csum / udp6_set_csum over the whole UDP datagram at the transport header. */
+void rvs_udp_set_csum(bool nocheck, struct sk_buff *skb, const __u8 *saddr, const __u8 *daddr,
+		      bool ipv6);
+/* GRE (ipvs_gre_encap): the header length with or without checksum, and building it. */
+unsigned int rvs_gre_hlen(bool csum);
+void rvs_gre_encap(struct sk_buff *skb, bool csum, bool inner_ipv6);
 
 /* spin_lock_bh / spin_unlock_bh. */
 void rvs_spin_lock_bh(spinlock_t *lock);

@@ -20,6 +20,7 @@ pub(crate) mod rcu;
 pub(crate) mod route;
 pub(crate) mod skb;
 pub(crate) mod sysctl;
+pub(crate) mod timer;
 
 /// The kernel's `HZ` (jiffies per second).
 pub(crate) const HZ: u32 = bindings::RVS_HZ;
@@ -28,6 +29,12 @@ pub(crate) const HZ: u32 = bindings::RVS_HZ;
 pub(crate) const GSO_IPXIP4: u32 = bindings::RVS_SKB_GSO_IPXIP4;
 /// The GSO type of IP-in-IPv6 encapsulation (`SKB_GSO_IPXIP6`).
 pub(crate) const GSO_IPXIP6: u32 = bindings::RVS_SKB_GSO_IPXIP6;
+
+/// GSO types of UDP (GUE) and GRE encapsulation, without and with outer checksum.
+pub(crate) const GSO_UDP_TUNNEL: u32 = bindings::RVS_SKB_GSO_UDP_TUNNEL;
+pub(crate) const GSO_UDP_TUNNEL_CSUM: u32 = bindings::RVS_SKB_GSO_UDP_TUNNEL_CSUM;
+pub(crate) const GSO_GRE: u32 = bindings::RVS_SKB_GSO_GRE;
+pub(crate) const GSO_GRE_CSUM: u32 = bindings::RVS_SKB_GSO_GRE_CSUM;
 
 /// The kernel's tick counter (`jiffies`), truncated to 32 bits like the timeouts it is
 /// compared with.

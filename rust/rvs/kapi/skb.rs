@@ -154,6 +154,32 @@ impl Skb {
         unsafe { bindings::rvs_skb_exceeds_mtu(self.raw(), mtu, ipv6) }
     }
 
+    /// Copies the first bytes of the packet, from the network header on, into `buf` (as many
+    /// as fit or as there are; `skb_copy_bits`), whatever the buffer's layout: reading headers
+    /// this way never changes the packet (pulling bytes into the head would break the segment
+    /// layout of a GSO packet). Returns how many bytes were copied.
+    pub(crate) fn copy_prefix(&self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.len() as usize);
+        let off = self.network_offset();
+        let (Ok(off), Ok(n32)) = (i32::try_from(off), i32::try_from(n)) else {
+            return 0;
+        };
+        // SAFETY: The skb is live; `buf` has room for `n` bytes, and `off + n` is within the
+        // packet (`n <= skb->len` from the network header, which is at `off`).
+        let ret = unsafe { bindings::skb_copy_bits(self.raw(), off, buf.as_mut_ptr().cast(), n32) };
+        if ret == 0 {
+            n
+        } else {
+            0
+        }
+    }
+
+    /// An SCTP packet that the stack will segment (its CRC32c is computed per segment).
+    pub(crate) fn is_gso_sctp(&self) -> bool {
+        // SAFETY: The skb is live; the call only reads it.
+        unsafe { bindings::rvs_skb_is_gso_sctp(self.raw()) }
+    }
+
     /// Makes the first `n` bytes from the network header linear (`pskb_may_pull`); false if the
     /// packet is shorter or memory ran out.
     pub(crate) fn pull(&mut self, n: usize) -> bool {
@@ -333,9 +359,58 @@ impl Skb {
         &mut out[..n]
     }
 
+    /// Pushes `len` bytes of tunnel transport header (UDP+GUE) in front of the packet, makes
+    /// them the transport header and returns them to be filled in. The headroom must have been
+    /// reserved.
+    pub(crate) fn push_transport(&mut self, len: u32) -> &mut [u8] {
+        // SAFETY: The skb is live and ours, with `len` bytes of headroom reserved; the pushed
+        // bytes start at the returned pointer.
+        let p = unsafe { bindings::rvs_skb_push_transport(self.raw(), len) };
+        if p.is_null() {
+            return &mut [];
+        }
+        // SAFETY: `len` bytes at `p` are the skb's linear data, ours while `&mut self` lasts.
+        unsafe { core::slice::from_raw_parts_mut(p, len as usize) }
+    }
+
+    /// Computes (or, `nocheck`, leaves zero) the checksum of the UDP datagram at the transport
+    /// header (`udp_set_csum`/`udp6_set_csum`).
+    pub(crate) fn udp_set_csum(
+        &mut self,
+        nocheck: bool,
+        saddr: &[u8; 16],
+        daddr: &[u8; 16],
+        ipv6: bool,
+    ) {
+        // SAFETY: The skb is live and ours with a complete UDP header at its transport header;
+        // the addresses are 16 readable bytes (IPv4 uses the first 4).
+        unsafe {
+            bindings::rvs_udp_set_csum(nocheck, self.raw(), saddr.as_ptr(), daddr.as_ptr(), ipv6)
+        }
+    }
+
+    /// The UDP source port of this flow for a UDP tunnel (`udp_flow_src_port`).
+    pub(crate) fn udp_flow_src_port(&mut self, net: &Net) -> u16 {
+        // SAFETY: The skb is live and ours; `net` is live.
+        u16::from_be(unsafe { bindings::rvs_udp_flow_src_port(net.as_ptr(), self.raw()) })
+    }
+
+    /// Pushes a GRE header for an IPv4 or IPv6 inner packet (`gre_build_header`), with a
+    /// checksum if asked. The headroom ([`gre_hlen`]) must have been reserved.
+    pub(crate) fn push_gre(&mut self, csum: bool, inner_ipv6: bool) {
+        // SAFETY: The skb is live and ours with the headroom reserved.
+        unsafe { bindings::rvs_gre_encap(self.raw(), csum, inner_ipv6) }
+    }
+
     /// `ip_select_ident` for the outer IPv4 header just pushed.
     pub(crate) fn select_ident(&mut self, net: &Net) {
         // SAFETY: The skb is live and ours, with an IPv4 network header.
         unsafe { bindings::rvs_ip_select_ident(net.as_ptr(), self.raw()) }
     }
+}
+
+/// The length of a GRE header with or without checksum (`gre_calc_hlen`).
+pub(crate) fn gre_hlen(csum: bool) -> u32 {
+    // SAFETY: A pure computation.
+    unsafe { bindings::rvs_gre_hlen(csum) }
 }

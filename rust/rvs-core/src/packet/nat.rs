@@ -52,7 +52,7 @@ pub fn dnat(
     dport: u16,
     mode: CsumMode,
 ) -> Result<(), PacketError> {
-    rewrite(pkt, iph, End::Dest, daddr, dport, mode)
+    rewrite(pkt, pkt.len(), iph, End::Dest, daddr, dport, mode, false)
 }
 
 /// Rewrites the source of a packet to `saddr`:`sport` (real server → client: the virtual
@@ -64,16 +64,72 @@ pub fn snat(
     sport: u16,
     mode: CsumMode,
 ) -> Result<(), PacketError> {
-    rewrite(pkt, iph, End::Source, saddr, sport, mode)
+    rewrite(pkt, pkt.len(), iph, End::Source, saddr, sport, mode, false)
 }
 
+/// How much of a packet a NAT rewrite needs to see, for buffers (socket buffers) whose
+/// payload may not be at hand: the headers only, or the whole packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Extent {
+    /// The IP and transport headers suffice: an incremental TCP or UDP checksum update, or an
+    /// SCTP packet that will be segmented (its CRC32c is computed per segment later, as
+    /// ip_vs leaves it for GSO packets).
+    Headers,
+    /// Every byte is needed: a UDP datagram without checksum (a full one is computed) or an
+    /// SCTP packet (its CRC32c is recomputed).
+    Whole,
+}
+
+/// What [`dnat_headers`]/[`snat_headers`] need of a packet of protocol `protocol` whose UDP
+/// checksum field (UDP only) is `udp_check`, when `sctp_gso` says an SCTP packet will be
+/// segmented.
+pub fn extent(protocol: u8, udp_check: u16, sctp_gso: bool) -> Extent {
+    match protocol {
+        ipproto::UDP if udp_check == 0 => Extent::Whole,
+        ipproto::SCTP if !sctp_gso => Extent::Whole,
+        _ => Extent::Headers,
+    }
+}
+
+/// [`dnat`] for a buffer `pkt` that may hold only the packet's headers: `pkt_len` is the
+/// packet's length (for the checksum's length field), and `sctp_gso` skips the SCTP CRC32c of
+/// a packet to be segmented. When [`extent`] says [`Extent::Whole`], `pkt` must be the whole
+/// packet.
+pub fn dnat_headers(
+    pkt: &mut [u8],
+    pkt_len: usize,
+    iph: &Iph,
+    daddr: &Addr,
+    dport: u16,
+    mode: CsumMode,
+    sctp_gso: bool,
+) -> Result<(), PacketError> {
+    rewrite(pkt, pkt_len, iph, End::Dest, daddr, dport, mode, sctp_gso)
+}
+
+/// [`snat`] for a buffer that may hold only the packet's headers (see [`dnat_headers`]).
+pub fn snat_headers(
+    pkt: &mut [u8],
+    pkt_len: usize,
+    iph: &Iph,
+    saddr: &Addr,
+    sport: u16,
+    mode: CsumMode,
+    sctp_gso: bool,
+) -> Result<(), PacketError> {
+    rewrite(pkt, pkt_len, iph, End::Source, saddr, sport, mode, sctp_gso)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn rewrite(
     pkt: &mut [u8],
+    pkt_len: usize,
     iph: &Iph,
     end: End,
     addr: &Addr,
     port: u16,
     mode: CsumMode,
+    sctp_gso: bool,
 ) -> Result<(), PacketError> {
     let old = match end {
         End::Source => iph.saddr,
@@ -89,9 +145,9 @@ fn rewrite(
     let l4_present = iph.fragoffs == 0 && !is_v4_nonfirst_fragment(pkt, iph);
     if l4_present {
         match iph.protocol {
-            ipproto::TCP => tcpudp(pkt, iph, &old, addr, port_off, port, mode, false)?,
-            ipproto::UDP => tcpudp(pkt, iph, &old, addr, port_off, port, mode, true)?,
-            ipproto::SCTP => sctp_rewrite(pkt, iph, port_off, port, mode)?,
+            ipproto::TCP => tcpudp(pkt, pkt_len, iph, &old, addr, port_off, port, mode, false)?,
+            ipproto::UDP => tcpudp(pkt, pkt_len, iph, &old, addr, port_off, port, mode, true)?,
+            ipproto::SCTP => sctp_rewrite(pkt, pkt_len, iph, port_off, port, mode, sctp_gso)?,
             _ => {}
         }
     }
@@ -125,6 +181,7 @@ fn addr_diff(old: &Addr, new: &Addr, sum: Wsum) -> Wsum {
 #[allow(clippy::too_many_arguments)]
 fn tcpudp(
     pkt: &mut [u8],
+    pkt_len: usize,
     iph: &Iph,
     old_addr: &Addr,
     new_addr: &Addr,
@@ -144,7 +201,7 @@ fn tcpudp(
     let old_port = be16(pkt, port_at).ok_or(PacketError::Truncated)?;
     let check = be16(pkt, check_at).ok_or(PacketError::Truncated)?;
     put16(pkt, port_at, new_port)?;
-    let l4_len = pkt.len() - hoff;
+    let l4_len = pkt_len.saturating_sub(hoff);
     match mode {
         CsumMode::Partial => {
             // *_partial_csum_update with oldlen == newlen.
@@ -166,7 +223,10 @@ fn tcpudp(
             put16(pkt, check_at, new)
         }
         CsumMode::Full => {
-            // A UDP packet without checksum: IPVS computes a full one.
+            // A UDP packet without checksum: IPVS computes a full one, over the whole packet.
+            if pkt.len() < pkt_len {
+                return Err(PacketError::Truncated);
+            }
             let (saddr, daddr) = match port_off {
                 0 => (*new_addr, iph.daddr),
                 _ => (iph.saddr, *new_addr),
@@ -182,10 +242,12 @@ fn tcpudp(
 /// `sctp_*_handler` without an application helper.
 fn sctp_rewrite(
     pkt: &mut [u8],
+    pkt_len: usize,
     iph: &Iph,
     port_off: usize,
     new_port: u16,
     mode: CsumMode,
+    gso: bool,
 ) -> Result<(), PacketError> {
     let hoff = iph.len;
     if pkt.len()
@@ -199,8 +261,14 @@ fn sctp_rewrite(
     let old_port = be16(pkt, port_at).ok_or(PacketError::Truncated)?;
     if old_port != new_port || mode == CsumMode::Partial {
         put16(pkt, port_at, new_port)?;
-        let seg = pkt.get_mut(hoff..).ok_or(PacketError::Truncated)?;
-        sctp::nat_csum(seg)?;
+        // A packet to be segmented gets its CRC32c per segment (sctp_gso_segment).
+        if !gso {
+            if pkt.len() < pkt_len {
+                return Err(PacketError::Truncated);
+            }
+            let seg = pkt.get_mut(hoff..pkt_len).ok_or(PacketError::Truncated)?;
+            sctp::nat_csum(seg)?;
+        }
     }
     Ok(())
 }
