@@ -699,23 +699,14 @@ fn in_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt) -> Result<Verdict,
     };
     let guard = rcu::read_lock();
     // The embedded packet went virtual service -> client: its reverse is our in tuple.
-    let key = conn::key(
-        if st.ipv6 { AF_INET6 } else { AF_INET },
-        err.inner.protocol,
-        conntab::DIR_IN,
-        &addr16(&err.inner.daddr),
-        dport,
-        &addr16(&err.inner.saddr),
-        sport,
-    );
-    let Some(c) = ns.conns().lookup(&key, &guard) else {
+    let Some(c) = icmp_conn(ns, st, &err, sport, dport, conntab::DIR_IN, &guard) else {
         return Ok(Verdict::Accept(skb));
     };
     in_stats(ns, &c, skb.len());
+    // Like ip_vs, the reference goes without re-arming the timer (`__ip_vs_conn_put`).
     if c.fwd() != conn_flag::MASQ {
         let v = xmit::transmit(ns, skb, st, &c, p);
         c.in_pkts.fetch_add(1, Relaxed);
-        c.put();
         return Ok(v);
     }
     let ok_sum = skb
@@ -723,12 +714,32 @@ fn in_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt) -> Result<Verdict,
         .get(..len)
         .is_some_and(|pkt| icmp::checksum_ok(pkt, &outer));
     if !ok_sum {
-        c.put();
         return Ok(Verdict::Drop(skb));
     }
-    let v = xmit::icmp_nat_xmit(ns, skb, st, &c, p, &outer, &err, len);
-    c.put();
-    Ok(v)
+    Ok(xmit::icmp_nat_xmit(ns, skb, st, &c, p, &outer, &err, len))
+}
+
+/// The connection an ICMP error's embedded packet belongs to: its source is the connection's
+/// far end, so the tuple of direction `dir` is the embedded header read backwards.
+fn icmp_conn(
+    ns: &Netns,
+    st: &HookState<'_>,
+    err: &icmp::IcmpError,
+    sport: u16,
+    dport: u16,
+    dir: u8,
+    guard: &Guard,
+) -> Option<Ref<Conn>> {
+    let key = conn::key(
+        if st.ipv6 { AF_INET6 } else { AF_INET },
+        err.inner.protocol,
+        dir,
+        &addr16(&err.inner.daddr),
+        dport,
+        &addr16(&err.inner.saddr),
+        sport,
+    );
+    ns.conns().lookup(&key, guard)
 }
 
 /// `ip_vs_out_icmp` / `_v6` with `handle_response_icmp`: an ICMP error from a real server about
@@ -742,16 +753,7 @@ fn out_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>) -> Result<Verdict, Skb> {
     };
     let guard = rcu::read_lock();
     // The embedded packet went client -> real server: its reply direction is our out tuple.
-    let key = conn::key(
-        if st.ipv6 { AF_INET6 } else { AF_INET },
-        err.inner.protocol,
-        conntab::DIR_OUT,
-        &addr16(&err.inner.daddr),
-        dport,
-        &addr16(&err.inner.saddr),
-        sport,
-    );
-    let Some(c) = ns.conns().lookup(&key, &guard) else {
+    let Some(c) = icmp_conn(ns, st, &err, sport, dport, conntab::DIR_OUT, &guard) else {
         return Ok(Verdict::Accept(skb));
     };
     if c.fwd() == conn_flag::MASQ {

@@ -17,6 +17,7 @@ use kernel::{
 
 use crate::{
     kapi,
+    kapi::lock::SpinLockBh,
     rvs_core::sched::{
         self,
         dh::Dh,
@@ -234,6 +235,72 @@ impl SchedState {
             dests: list,
             snap,
         })
+    }
+
+    /// Whether the scheduler follows a change of the destination list in place (`add_dest`,
+    /// `del_dest` on the live state, as ip_vs calls them), which keeps state that depends on
+    /// history, like `rr`'s cursor and `wrr`'s current weight. The others are rebuilt: their
+    /// picks depend only on the list and its counters (or, for `lblc`/`lblcr`, on a cache that a
+    /// rebuild empties).
+    fn follows_changes(&self) -> bool {
+        matches!(
+            self.algo,
+            Algo::None | Algo::Rr(_) | Algo::Wrr(_) | Algo::Dh(_) | Algo::Sh(_)
+        )
+    }
+
+    /// `dests[at]` was added (`dests` is the new list) or, with `added == false`, the
+    /// destination at `at` was removed from the list `dests` is now. Process context.
+    pub(crate) fn change(
+        lock: &SpinLockBh<SchedState>,
+        name: &[u8],
+        af: u16,
+        flags: u32,
+        dests: &[Arc<Dest>],
+        at: usize,
+        added: bool,
+    ) -> Result {
+        // Everything is allocated before the lock is taken.
+        let mut list = KVec::with_capacity(dests.len(), GFP_KERNEL)?;
+        let mut snap = KVec::with_capacity(dests.len(), GFP_KERNEL)?;
+        for d in dests {
+            list.push(d.clone(), GFP_KERNEL)?;
+        }
+        let mut g = lock.lock();
+        if !g.follows_changes() {
+            drop(g);
+            let state = Self::build(name, af, flags, dests)?;
+            let old = core::mem::replace(&mut *lock.lock(), state);
+            drop(old);
+            return Ok(());
+        }
+        // The snapshots of the destinations that stay keep what the scheduler last saw.
+        for (i, d) in dests.iter().enumerate() {
+            let kept = if added {
+                if i == at {
+                    None
+                } else {
+                    g.snap.get(if i > at { i - 1 } else { i }).copied()
+                }
+            } else {
+                g.snap.get(if i >= at { i + 1 } else { i }).copied()
+            };
+            // Within the capacity reserved above: no allocation under the lock.
+            let _ = snap.push(kept.unwrap_or_else(|| snapshot(d)), GFP_KERNEL);
+        }
+        let old_list = core::mem::replace(&mut g.dests, list);
+        let old_snap = core::mem::replace(&mut g.snap, snap);
+        let g = &mut *g;
+        if let Some(s) = g.algo.get() {
+            let _ = if added {
+                s.add_dest(&g.svc, &g.snap, at)
+            } else {
+                s.del_dest(&g.svc, &g.snap, at)
+            };
+        }
+        drop(old_list);
+        drop(old_snap);
+        Ok(())
     }
 
     /// Picks a destination for a new connection (`sched->schedule`).

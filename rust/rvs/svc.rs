@@ -161,6 +161,20 @@ impl Service {
         &self.sched
     }
 
+    /// Tells the scheduler that the destination list became `dests` by adding `dests[at]`
+    /// (`added`) or removing the one at `at` (process context).
+    fn sched_change(&self, conf: &SvcConf, dests: &[Arc<Dest>], at: usize, added: bool) -> Result {
+        SchedState::change(
+            &self.sched,
+            conf.sched.as_bytes(),
+            self.key.af,
+            conf.flags,
+            dests,
+            at,
+            added,
+        )
+    }
+
     /// Binds a new scheduler state built for `conf` over `dests` (process context). Built
     /// before anything changes, so running out of memory changes nothing.
     fn rebuild_sched(&self, conf: &SvcConf, dests: &[Arc<Dest>]) -> Result {
@@ -649,7 +663,7 @@ impl Ctl {
         let entry = &mut self.entries[s];
         let list = copy_list(Some(&dest), &entry.dests)?;
         let published = copy_list(None, &list)?;
-        entry.svc.rebuild_sched(&entry.conf, &list)?;
+        entry.svc.sched_change(&entry.conf, &list, 0, true)?;
         entry.svc.dests.replace(DestList(published))?;
         entry.dests = list;
         Ok(())
@@ -671,7 +685,7 @@ impl Ctl {
         let entry = &mut self.entries[s];
         let list = copy_without(&entry.dests, d)?;
         let published = copy_list(None, &list)?;
-        entry.svc.rebuild_sched(&entry.conf, &list)?;
+        entry.svc.sched_change(&entry.conf, &list, d, false)?;
         entry.svc.dests.replace(DestList(published))?;
         entry.dests[d].available.store(false, Relaxed);
         entry.dests = list;

@@ -1,22 +1,12 @@
 #!/usr/bin/env bash
-# `make demo`, inside the VM: load rvs, show rvsadm's version and rvs's answer to
-# IPVS_CMD_GET_INFO, in the initial namespace and in a fresh one, then unload.
+# `make demo`, inside the VM: rvs balancing real traffic. A client, a director with the VIP and
+# two real servers running nginx with a page that names them; an rr service forwarding by DR,
+# then NAT, then TUN, four HTTP requests each answered in turn, and `rvsadm -L -n --stats`
+# after each (tests/qemu/demo-dp.sh does the work).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
-run() { say "$*"; "$@"; }
-
-run uname -r
-run insmod ./rvs.ko
-say "grep rvs /proc/modules"; grep rvs /proc/modules
-say "dmesg | grep rvs:"; dmesg | grep 'rvs:' | tail -1
-run target/release/rvsadm --version
-run python3 tests/qemu/genl_info.py IPVS
-ip netns add demo
-say "ip netns exec demo python3 tests/qemu/genl_info.py IPVS"
-ip netns exec demo python3 tests/qemu/genl_info.py IPVS
-ip netns del demo
-run rmmod rvs
-echo
-echo "demo: rvs loaded, answered GET_INFO as IPVS 1.2.1 in two namespaces, and unloaded."
+export RVS_DP_TARGET=rvs RVSADM=$root/target/release/rvsadm
+printf '\033[1m$ uname -r\033[0m\n'
+uname -r
+exec tests/qemu/demo-dp.sh
