@@ -173,7 +173,6 @@ dp_setup() {
     : >"$b"
     for ns in "${DP_NS[@]}"; do echo "netns add $ns" >>"$b"; done
     ip -b "$b"
-    echo "  namespaces: $(dp_since "$t0") s"
     in_ns director sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
         net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0
     if [ "$method" != nat ]; then
@@ -184,7 +183,6 @@ dp_setup() {
         [ "$method" = tun ] && rs+=(net.ipv4.conf.tunl0.rp_filter=0)
         for ((i = 1; i <= nrs; i++)); do in_ns "rs$i" sysctl -qw "${rs[@]}"; done
     fi
-    echo "  sysctls: $(dp_since "$t0") s"
     # 2. Links, created straight into their namespaces.
     : >"$b"
     echo "link add br0 netns client type bridge mcast_snooping 0" >>"$b"
@@ -236,7 +234,6 @@ dp_setup() {
         } >"$DP_WORK/rs$i.batch"
     done
     for ns in "${DP_NS[@]}"; do ip -n "$ns" -b "$DP_WORK/$ns.batch"; done
-    echo "  links and addresses: $(dp_since "$t0") s"
 
     # 4. A server on every real server, naming itself (unless DP_NO_SERVERS=1).
     [ "${DP_NO_SERVERS:-0}" = 1 ] && return 0
