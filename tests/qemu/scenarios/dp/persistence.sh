@@ -9,9 +9,10 @@
 #   the new connections all go to the other one.
 # - fwmark service (iptables-legacy MARK in mangle PREROUTING, ipvsadm -A -f 1): balances
 #   connections to two ports of the VIP as one service.
-# - statistics (ipvsadm -L -n --stats --exact): UDP counts exactly (one datagram each way per
-#   connection: packets, and bytes with their IP and UDP headers); TCP counts the connections
-#   exactly, packets and bytes at least the payload; ActiveConn/InActConn after FIN closes.
+# - statistics (ipvsadm -L -n --stats --exact, read once settled: ip_vs's estimator copies the
+#   counters every 2 s): UDP counts exactly (one datagram each way per connection: packets, and
+#   bytes with their IP and UDP headers); TCP counts the connections exactly, packets and bytes
+#   at least the payload; ActiveConn/InActConn after FIN closes.
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 600
 . tests/qemu/lib.sh
@@ -168,21 +169,39 @@ if dp_seq_alternates "$seq80 $seq81"; then
 else
     dp_fail "fwmark: not alternating across the marked ports: $seq80 | $seq81"
 fi
-fw=$(dpd ipvsadm -L -n --stats --exact | awk '$1 == "FWM" && $2 == "1" {print $3}')
+# ---- statistics
+# ip_vs shows the counters its estimator copies from the per-CPU ones, each once every 2 s
+# (ip_vs_copy_stats reads kstats, which ip_vs_est's kthread updates): a read right after the
+# traffic lags. settled PROTO SVC CONNS — `ipvsadm -L -n --stats --exact` once the service's
+# connection count reads CONNS and a read 3 s later is identical.
+settled() {
+    local last= cur t
+    for ((t = 0; t < 30; t++)); do
+        cur=$(dpd ipvsadm -L -n --stats --exact)
+        if [ "$cur" = "$last" ] && [ "$(stats "$cur" "$1" "$2" | cut -d' ' -f1)" = "$3" ]; then
+            break
+        fi
+        last=$cur
+        sleep 3
+    done
+    echo "$cur"
+}
+# stats LISTING PROTO SVC — "conns inpkts outpkts inbytes outbytes" of a service line.
+stats() {
+    awk -v p="$2" -v s="$3" '$1 == p && $2 == s {print $3, $4, $5, $6, $7}' <<<"$1"
+}
+# dest_stats LISTING PROTO SVC RS — the same for one of its real servers.
+dest_stats() {
+    awk -v p="$2" -v s="$3" -v r="$4" '
+        $1 ~ /^(TCP|UDP|SCTP|FWM)$/ { in_svc = ($1 == p && $2 == s) }
+        in_svc && $1 == "->" && $2 == r {print $3, $4, $5, $6, $7}' <<<"$1"
+}
+
+fw=$(stats "$(settled FWM 1 6)" FWM 1 | cut -d' ' -f1)
 expect_eq "fwmark: the service's connection count" "$fw" 6
 dpd ipvsadm -D -f 1
 dpd iptables-legacy -t mangle -F
 
-# ---- statistics
-# stats PROTO SVC — "conns inpkts outpkts inbytes outbytes" of a service line.
-stats() {
-    dpd ipvsadm -L -n --stats --exact | awk -v p="$1" -v s="$2" '$1 == p && $2 == s {print $3, $4, $5, $6, $7}'
-}
-dest_stats() {
-    dpd ipvsadm -L -n --stats --exact | awk -v s="$2" -v r="$3" -v p="$1" '
-        $1 ~ /^(TCP|UDP|SCTP|FWM)$/ { in_svc = ($1 == p && $2 == s) }
-        in_svc && $1 == "->" && $2 == r {print $3, $4, $5, $6, $7}'
-}
 dpd ipvsadm -A -u "$DP_VSVC" -s rr
 dpd ipvsadm -a -u "$DP_VSVC" -r "${DP_RS[1]}" -m
 dpd ipvsadm -a -u "$DP_VSVC" -r "${DP_RS[2]}" -m
@@ -195,11 +214,12 @@ set -e
 cat "$DP_WORK/udp.out"
 [ $rc = 0 ] || dp_fail "stats: UDP connections failed"
 received=$(sed -n 's/.* received \([0-9]*\)$/\1/p' "$DP_WORK/udp.out")
-dpd ipvsadm -L -n --stats --exact
-expect_eq "stats: UDP conns inpkts outpkts inbytes outbytes" "$(stats UDP "$DP_VSVC")" \
+listing=$(settled UDP "$DP_VSVC" $n)
+echo "$listing"
+expect_eq "stats: UDP conns inpkts outpkts inbytes outbytes" "$(stats "$listing" UDP "$DP_VSVC")" \
     "$n $n $n $((n * (28 + payload))) $((n * 28 + received))"
-d1=$(dest_stats UDP "$DP_VSVC" "${DP_RS[1]}" | cut -d' ' -f1-3)
-d2=$(dest_stats UDP "$DP_VSVC" "${DP_RS[2]}" | cut -d' ' -f1-3)
+d1=$(dest_stats "$listing" UDP "$DP_VSVC" "${DP_RS[1]}" | cut -d' ' -f1-3)
+d2=$(dest_stats "$listing" UDP "$DP_VSVC" "${DP_RS[2]}" | cut -d' ' -f1-3)
 expect_eq "stats: UDP per real server (conns inpkts outpkts)" "$d1 | $d2" "5 5 5 | 5 5 5"
 dpd ipvsadm -D -u "$DP_VSVC"
 
@@ -214,8 +234,9 @@ rc=$?
 set -e
 cat "$DP_WORK/tcp.out"
 [ $rc = 0 ] || dp_fail "stats: TCP connections failed"
-dpd ipvsadm -L -n --stats --exact
-read -r conns inpkts outpkts inbytes outbytes <<<"$(stats TCP "$tsvc")"
+listing=$(settled TCP "$tsvc" $n)
+echo "$listing"
+read -r conns inpkts outpkts inbytes outbytes <<<"$(stats "$listing" TCP "$tsvc")"
 expect_eq "stats: TCP conns" "$conns" $n
 if [ "$inpkts" -ge $((3 * n)) ] && [ "$outpkts" -ge $((2 * n)) ] &&
     [ "$inbytes" -ge $((n * payload)) ] && [ "$outbytes" -ge $((n * payload)) ]; then
