@@ -104,6 +104,9 @@ impl DoIt for SetCmd {
         match (command, dest) {
             (cmd::NEW_SERVICE, _) => {
                 ctl.add_service(&svc, netns.table())?;
+                if svc.af == abi::AF_INET6 {
+                    req.net().enable_ipv6_defrag()?;
+                }
                 ctl.sync_hooks(req.net())
             }
             (cmd::SET_SERVICE, _) => ctl.edit_service(&svc),
@@ -111,7 +114,13 @@ impl DoIt for SetCmd {
                 ctl.del_service(&key, netns.table())?;
                 ctl.sync_hooks(req.net())
             }
-            (cmd::NEW_DEST, Some(d)) => ctl.add_dest(&key, &d, req.net()),
+            (cmd::NEW_DEST, Some(d)) => {
+                ctl.add_dest(&key, &d, req.net())?;
+                if d.af == abi::AF_INET6 {
+                    req.net().enable_ipv6_defrag()?;
+                }
+                Ok(())
+            }
             (cmd::SET_DEST, Some(d)) => ctl.edit_dest(&key, &d),
             (cmd::DEL_DEST, Some(d)) => ctl.del_dest(&key, &d),
             (cmd::ZERO, _) => ctl.zero(Some(&key)),

@@ -779,7 +779,13 @@ class Capture:
         self.last = time.monotonic()
         if side == "rs":
             self.rs.setdefault(cid, set()).add(body + where)
-            d = hashlib.sha1(pkt).hexdigest()[:10]
+            # A datagram that gets refragmented on the way (IPv6 defragmentation, then
+            # fragmentation again to the real server) carries an identification the sending
+            # kernel picks at random: compare fragments without it.
+            cmp = pkt
+            if len(pkt) >= 48 and pkt[0] >> 4 == 6 and pkt[6] == 44:
+                cmp = pkt[:44] + b"\0\0\0\0" + pkt[48:]
+            d = hashlib.sha1(cmp).hexdigest()[:10]
             self.dig.setdefault(cid, set()).add(d)
             self.pkts.setdefault(cid, {})[d] = pkt
         else:

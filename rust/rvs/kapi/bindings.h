@@ -25,4 +25,5 @@
 #include <linux/notifier.h>
 #include <net/ip.h>
 #include <net/ip_tunnels.h>
+#include <net/netfilter/ipv6/nf_defrag_ipv6.h>
 #include "datapath.h"

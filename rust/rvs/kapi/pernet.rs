@@ -186,6 +186,14 @@ impl<T: NetState> Drop for Registration<T> {
 }
 
 impl Net {
+    /// Turns on IPv6 defragmentation in this namespace (`nf_defrag_ipv6_enable`), as ip_vs does
+    /// for every IPv6 service and real server: the hooks then see reassembled datagrams. Like
+    /// ip_vs, rvs never turns it off again (the namespace's exit does).
+    pub(crate) fn enable_ipv6_defrag(&self) -> kernel::error::Result {
+        // SAFETY: The namespace is live (type invariant); process context.
+        to_result(unsafe { bindings::nf_defrag_ipv6_enable(self.as_ptr()) })
+    }
+
     /// Whether `addr` (of family `af`) may be a real server: for IPv4 a unicast or local address
     /// (`inet_addr_type`), for IPv6 a unicast address that is not link-local unless it is one of
     /// this host's (as `ip_vs_new_dest` checks).
