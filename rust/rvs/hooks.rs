@@ -72,6 +72,15 @@ impl Pkt {
     fn ipv6(&self) -> bool {
         self.af == AF_INET6
     }
+
+    /// ICMP for IPv4, ICMPv6 for IPv6: where IPVS looks for errors about connections.
+    fn is_icmp(&self) -> bool {
+        if self.ipv6() {
+            self.protocol == ICMPV6
+        } else {
+            self.protocol == ICMP
+        }
+    }
 }
 
 fn addr16(a: &crate::rvs_core::packet::Addr) -> [u8; 16] {
@@ -153,7 +162,7 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     let Some(p) = headers(&mut skb, st.ipv6) else {
         return Verdict::Accept(skb);
     };
-    if p.protocol == ICMP && !st.ipv6 || p.protocol == ICMPV6 && st.ipv6 {
+    if p.is_icmp() {
         match in_icmp(ns, skb, st, &p) {
             Ok(v) => return v,
             // Not an error about a connection (echo requests to the VIP, ...): the stack's.
@@ -253,7 +262,7 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     };
 
     in_stats(ns, &c, skb.len());
-    if let Some(t) = set_state(ns, &c, &p, Direction::Input) {
+    if let Some(t) = set_state(ns, &c, &p, Direction::Input, &guard) {
         c.set_timeout(t);
     }
     let verdict = xmit::transmit(ns, skb, st, &c, &p);
@@ -296,9 +305,8 @@ fn out_stats(ns: &Netns, c: &Conn, len: u32) {
 
 /// `ip_vs_set_state`: the protocol's state transition; returns the new timeout in jiffies, or
 /// `None` when the packet carries nothing to decide on (the timeout stays).
-fn set_state(ns: &Netns, c: &Conn, p: &Pkt, dir: Direction) -> Option<u32> {
-    let guard = rcu::read_lock();
-    let pd = ns.proto(&guard);
+fn set_state(ns: &Netns, c: &Conn, p: &Pkt, dir: Direction, guard: &Guard) -> Option<u32> {
+    let pd = ns.proto(guard);
     let secs = match c.protocol {
         TCP => c.tcp_state(pd, dir, TcpFlags::from_byte(p.tcp_flags?)),
         UDP => c.udp_state(pd, dir),
@@ -373,7 +381,7 @@ fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Schedul
     if svc.key.fwmark == 0 && p.dport != svc.key.port {
         return Scheduled::Leave(svc);
     }
-    let Some(dest) = pick(&svc, p, &conf) else {
+    let Some(dest) = pick(&svc, p) else {
         return Scheduled::Leave(svc);
     };
     let ops = conf.flags & svc_flag::ONEPACKET != 0 && p.protocol == UDP;
@@ -406,7 +414,7 @@ fn conn_stats(ns: &Netns, svc: &Service, dest: &Dest) {
 }
 
 /// Runs the service's scheduler.
-fn pick(svc: &Service, p: &Pkt, conf: &crate::svc::SvcConf) -> Option<Arc<Dest>> {
+fn pick(svc: &Service, p: &Pkt) -> Option<Arc<Dest>> {
     let pkt = sched::Packet {
         af: p.af,
         protocol: p.protocol,
@@ -416,7 +424,6 @@ fn pick(svc: &Service, p: &Pkt, conf: &crate::svc::SvcConf) -> Option<Arc<Dest>>
         dport: p.dport,
         inverse: false,
     };
-    let _ = conf;
     let now = u64::from(crate::kapi::jiffies());
     svc.sched().lock().pick(&pkt, now)
 }
@@ -482,7 +489,7 @@ fn sched_persist(
     let ct = match found {
         Some(ct) => ct,
         None => {
-            let Some(dest) = pick(svc, p, conf) else {
+            let Some(dest) = pick(svc, p) else {
                 return Scheduled::Leave(svc.clone());
             };
             let dport = if p.dport == svc.key.port && svc.key.port != FTPPORT {
@@ -570,7 +577,7 @@ pub(crate) fn out_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     let Some(p) = headers(&mut skb, st.ipv6) else {
         return Verdict::Accept(skb);
     };
-    if p.protocol == ICMP && !st.ipv6 || p.protocol == ICMPV6 && st.ipv6 {
+    if p.is_icmp() {
         return match out_icmp(ns, skb, st) {
             Ok(v) => v,
             Err(skb) => Verdict::Accept(skb),
@@ -603,11 +610,18 @@ pub(crate) fn out_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     let Some(c) = ns.conns().lookup(&key, &guard) else {
         return Verdict::Accept(skb);
     };
-    handle_response(ns, skb, st, &p, c)
+    handle_response(ns, skb, st, &p, c, &guard)
 }
 
 /// `handle_response`: a reply of a real server.
-fn handle_response(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, c: Ref<Conn>) -> Verdict {
+fn handle_response(
+    ns: &Netns,
+    mut skb: Skb,
+    st: &HookState<'_>,
+    p: &Pkt,
+    c: Ref<Conn>,
+    guard: &Guard,
+) -> Verdict {
     if c.fwd() == conn_flag::MASQ {
         if !xmit::snat(&mut skb, &c, p) {
             c.put();
@@ -622,7 +636,7 @@ fn handle_response(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, c: Ref
         }
     }
     out_stats(ns, &c, skb.len());
-    if let Some(t) = set_state(ns, &c, p, Direction::Output) {
+    if let Some(t) = set_state(ns, &c, p, Direction::Output, guard) {
         c.set_timeout(t);
     }
     skb.set_ipvs_property();
@@ -803,7 +817,7 @@ pub(crate) fn forward_icmp_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     let Some(p) = headers(&mut skb, st.ipv6) else {
         return Verdict::Accept(skb);
     };
-    if !(p.protocol == ICMP && !st.ipv6 || p.protocol == ICMPV6 && st.ipv6) {
+    if !p.is_icmp() {
         return Verdict::Accept(skb);
     }
     match in_icmp(ns, skb, st, &p) {
