@@ -17,7 +17,7 @@ use crate::{
         abi::{conn_flag, AF_INET6},
         proto::{
             sctp::{SctpEvent, SctpState},
-            tcp::{TcpFlags, TcpState},
+            tcp::{TcpFlags, TcpState, TcpStateTable},
             Activity, Direction, Transition,
         },
         sched::threshold::{OverloadEvent, Thresholds},
@@ -104,6 +104,35 @@ impl Conn {
             in_pkts: AtomicU32::new(0),
             dest: Some(dest.clone()),
             control,
+            invalid: AtomicBool::new(false),
+        }
+    }
+
+    /// A `cache_bypass` connection (`ip_vs_leave`): no destination, forwarded to the packet's
+    /// own destination (`IP_VS_CONN_F_BYPASS`).
+    pub(crate) fn bypass(
+        af: u16,
+        protocol: u8,
+        caddr: [u8; 16],
+        cport: u16,
+        vaddr: [u8; 16],
+        vport: u16,
+        flags: u32,
+    ) -> Self {
+        Self {
+            af,
+            daf: af,
+            protocol,
+            caddr,
+            cport,
+            vaddr,
+            vport,
+            daddr: [0; 16],
+            dport: 0,
+            flags_state: AtomicU64::new(u64::from(flags | conn_flag::BYPASS)),
+            in_pkts: AtomicU32::new(0),
+            dest: None,
+            control: None,
             invalid: AtomicBool::new(false),
         }
     }
@@ -230,12 +259,18 @@ impl Conn {
     }
 
     /// `set_tcp_state`; returns the new timeout in seconds.
-    pub(crate) fn tcp_state(&self, pd: &ProtoData, dir: Direction, th: TcpFlags) -> u32 {
+    pub(crate) fn tcp_state(
+        &self,
+        pd: &ProtoData,
+        table: TcpStateTable,
+        dir: Direction,
+        th: TcpFlags,
+    ) -> u32 {
         let has_dest = self.dest.is_some();
         let t = self.transit(
             |s, f| {
                 let state = TcpState::from_raw(s).unwrap_or(TcpState::None);
-                pd.tcp.transition(state, f, has_dest, dir, th)
+                pd.tcp.transition_on(table, state, f, has_dest, dir, th)
             },
             |s| *s as u16,
         );

@@ -22,6 +22,7 @@ use crate::{
         conntab::{self, Ref},
         netfilter::{HookPoint, HookState},
         rcu::{self, Guard},
+        route,
         skb::{Skb, Verdict},
         HZ,
     },
@@ -66,6 +67,10 @@ pub(crate) struct Pkt {
     pub(crate) sctp_chunk: Option<u8>,
     /// The UDP checksum field (0: none).
     pub(crate) udp_check: u16,
+    /// The addresses and ports are those of an ICMP error's embedded packet, turned round to
+    /// the client → virtual service direction (`ip_vs_iph_icmp` with `IP_VS_HDR_INVERSE`):
+    /// `schedule_icmp` schedules on them.
+    pub(crate) icmp: bool,
 }
 
 impl Pkt {
@@ -136,6 +141,7 @@ fn headers(skb: &mut Skb, ipv6: bool) -> Option<Pkt> {
         tcp_flags,
         sctp_chunk,
         udp_check,
+        icmp: false,
     })
 }
 
@@ -308,7 +314,12 @@ fn out_stats(ns: &Netns, c: &Conn, len: u32) {
 fn set_state(ns: &Netns, c: &Conn, p: &Pkt, dir: Direction, guard: &Guard) -> Option<u32> {
     let pd = ns.proto(guard);
     let secs = match c.protocol {
-        TCP => c.tcp_state(pd, dir, TcpFlags::from_byte(p.tcp_flags?)),
+        TCP => c.tcp_state(
+            pd,
+            ns.defense().tcp_table(),
+            dir,
+            TcpFlags::from_byte(p.tcp_flags?),
+        ),
         UDP => c.udp_state(pd, dir),
         SCTP => c.sctp_state(pd, dir, SctpEvent::from_chunk_type(p.sctp_chunk?)),
         _ => return None,
@@ -331,7 +342,9 @@ enum Scheduled {
 /// `*_conn_schedule` + `ip_vs_schedule`.
 fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Scheduled {
     let vars = ns.vars();
+    // For an ICMP error only the embedded ports are there to look at (`ip_vs_iph_icmp`).
     match p.protocol {
+        _ if p.icmp => {}
         TCP => match p.tcp_flags {
             Some(f) => {
                 if !tcp::may_schedule(TcpFlags::from_byte(f), vars.sloppy_tcp() != 0) {
@@ -356,6 +369,10 @@ fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Schedul
         return Scheduled::Accept;
     };
     let svc = svc.clone();
+    // The defence: we are very loaded, drop this packet (`ip_vs_todrop`).
+    if ns.defense().todrop() {
+        return Scheduled::Drop;
+    }
     if p.sport == FTPDATA {
         return Scheduled::Accept;
     }
@@ -381,7 +398,7 @@ fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Schedul
     if svc.key.fwmark == 0 && p.dport != svc.key.port {
         return Scheduled::Leave(svc);
     }
-    let Some(dest) = pick(&svc, p) else {
+    let Some(dest) = pick(ns, &svc, p) else {
         return Scheduled::Leave(svc);
     };
     let ops = conf.flags & svc_flag::ONEPACKET != 0 && p.protocol == UDP;
@@ -414,7 +431,7 @@ fn conn_stats(ns: &Netns, svc: &Service, dest: &Dest) {
 }
 
 /// Runs the service's scheduler.
-fn pick(svc: &Service, p: &Pkt) -> Option<Arc<Dest>> {
+fn pick(ns: &Netns, svc: &Service, p: &Pkt) -> Option<Arc<Dest>> {
     let pkt = sched::Packet {
         af: p.af,
         protocol: p.protocol,
@@ -424,8 +441,11 @@ fn pick(svc: &Service, p: &Pkt) -> Option<Arc<Dest>> {
         dport: p.dport,
         inverse: false,
     };
-    let now = u64::from(crate::kapi::jiffies());
-    svc.sched().lock().pick(&pkt, now)
+    let now = crate::kapi::jiffies64();
+    let vars = ns.vars();
+    let mut s = svc.sched().lock();
+    s.set_expiration(vars.lblc_expiration(), vars.lblcr_expiration());
+    s.pick(&pkt, now)
 }
 
 /// `ip_vs_sched_persist`.
@@ -489,7 +509,7 @@ fn sched_persist(
     let ct = match found {
         Some(ct) => ct,
         None => {
-            let Some(dest) = pick(svc, p) else {
+            let Some(dest) = pick(ns, svc, p) else {
                 return Scheduled::Leave(svc.clone());
             };
             let dport = if p.dport == svc.key.port && svc.key.port != FTPPORT {
@@ -552,9 +572,39 @@ fn sched_persist(
 
 /// `ip_vs_leave`: a service matched but no destination could take the packet.
 fn leave(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, svc: &Service) -> Verdict {
-    let _ = ns;
+    // `cache_bypass`: a fwmark service (a transparent cache) with no server to take the
+    // packet lets it go on to where it was going, through a connection of its own.
+    if ns.vars().cache_bypass() != 0
+        && svc.key.fwmark != 0
+        && !p.icmp
+        && route::is_unicast(st.net, p.ipv6(), &p.daddr)
+    {
+        let guard = rcu::read_lock();
+        let ops = svc.conf(&guard).flags & svc_flag::ONEPACKET != 0 && p.protocol == UDP;
+        let flags = if ops { conn_flag::ONE_PACKET } else { 0 };
+        let c = Conn::bypass(p.af, p.protocol, p.saddr, p.sport, p.daddr, p.dport, flags);
+        if ops {
+            // `set_state` only sets the timeout of a connection that is not kept.
+            let v = xmit::transmit(ns, skb, st, &c, p);
+            c.unlinked();
+            return v;
+        }
+        let Scheduled::Conn(c) = new_conn(ns, c) else {
+            return Verdict::Drop(skb);
+        };
+        if let Some(t) = set_state(ns, &c, p, Direction::Input, &guard) {
+            c.set_timeout(t);
+        }
+        let v = xmit::transmit(ns, skb, st, &c, p);
+        c.in_pkts.fetch_add(1, Relaxed);
+        c.put();
+        return v;
+    }
     if svc.key.port == FTPPORT && p.dport != FTPPORT {
         return Verdict::Accept(skb);
+    }
+    if p.icmp {
+        return Verdict::Drop(skb);
     }
     if p.ipv6() {
         // ICMPV6_DEST_UNREACH / ICMPV6_PORT_UNREACH.
@@ -608,9 +658,36 @@ pub(crate) fn out_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
         p.dport,
     );
     let Some(c) = ns.conns().lookup(&key, &guard) else {
-        return Verdict::Accept(skb);
+        return no_conn_out(ns, skb, st, &p, &guard);
     };
     handle_response(ns, skb, st, &p, c, &guard)
+}
+
+/// `ip_vs_out_hook` for a packet that matched no connection: with `nat_icmp_send`, a packet
+/// from a NAT real server's service port is answered with "port unreachable" (unless it is a
+/// TCP RST or an SCTP ABORT) and dropped; anything else goes on.
+fn no_conn_out(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, guard: &Guard) -> Verdict {
+    if ns.vars().nat_icmp_send() == 0
+        || !ns.has_real_service(p.af, p.protocol, &p.saddr, p.sport, guard)
+    {
+        return Verdict::Accept(skb);
+    }
+    let reset = match p.protocol {
+        TCP => p.tcp_flags.is_some_and(|f| f & 0x04 != 0),
+        // SCTP_CID_ABORT.
+        SCTP => p.sctp_chunk == Some(6),
+        _ => false,
+    };
+    if !reset {
+        if p.ipv6() {
+            // ICMPV6_DEST_UNREACH / ICMPV6_PORT_UNREACH.
+            skb.icmpv6_send(st.net, 1, 4, 0);
+        } else {
+            // ICMP_DEST_UNREACH / ICMP_PORT_UNREACH.
+            skb.icmp_send(3, 3, 0);
+        }
+    }
+    Verdict::Drop(skb)
 }
 
 /// `handle_response`: a reply of a real server.
@@ -707,30 +784,78 @@ fn icmp_error(
 /// destination and the embedded source rewritten back (`ip_vs_icmp_xmit`); for the other methods
 /// the connection's transmitter forwards it as it is.
 fn in_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt) -> Result<Verdict, Skb> {
-    let (skb, outer, err, sport, dport, len) = match icmp_error(skb, st)? {
+    let (mut skb, outer, err, sport, dport, len) = match icmp_error(skb, st)? {
         Ok(e) => e,
         Err(v) => return Ok(v),
     };
     let guard = rcu::read_lock();
     // The embedded packet went virtual service -> client: its reverse is our in tuple.
-    let Some(c) = icmp_conn(ns, st, &err, sport, dport, conntab::DIR_IN, &guard) else {
+    if let Some(c) = icmp_conn(ns, st, &err, sport, dport, conntab::DIR_IN, &guard) {
+        // Like ip_vs, the reference goes without re-arming the timer (`__ip_vs_conn_put`).
+        return Ok(icmp_in_xmit(ns, skb, st, p, &c, &outer, &err, len));
+    }
+    if ns.vars().schedule_icmp() == 0 {
         return Ok(Verdict::Accept(skb));
+    }
+    // `schedule_icmp`: schedule a connection for the embedded packet, as if the client had
+    // sent its reverse (so `sh`/`mh` on several directors send the error where the
+    // connection's packets go).
+    let inner = Pkt {
+        af: p.af,
+        protocol: err.inner.protocol,
+        saddr: addr16(&err.inner.daddr),
+        daddr: addr16(&err.inner.saddr),
+        sport: dport,
+        dport: sport,
+        l4off: 0,
+        fragment: false,
+        tcp_flags: None,
+        sctp_chunk: None,
+        udp_check: 0,
+        icmp: true,
     };
-    in_stats(ns, &c, skb.len());
-    // Like ip_vs, the reference goes without re-arming the timer (`__ip_vs_conn_put`).
+    Ok(match try_to_schedule(ns, &mut skb, &inner, &guard) {
+        Scheduled::Conn(c) => {
+            let v = icmp_in_xmit(ns, skb, st, p, &c, &outer, &err, len);
+            c.put();
+            v
+        }
+        Scheduled::OnePacket(c) => {
+            let v = icmp_in_xmit(ns, skb, st, p, &c, &outer, &err, len);
+            c.unlinked();
+            v
+        }
+        Scheduled::Accept => Verdict::Accept(skb),
+        Scheduled::Drop | Scheduled::Leave(_) => Verdict::Drop(skb),
+    })
+}
+
+/// `ip_vs_in_icmp`'s second half: the error goes to the connection's real server.
+#[allow(clippy::too_many_arguments)]
+fn icmp_in_xmit(
+    ns: &Netns,
+    skb: Skb,
+    st: &HookState<'_>,
+    p: &Pkt,
+    c: &Conn,
+    outer: &Iph,
+    err: &icmp::IcmpError,
+    len: usize,
+) -> Verdict {
+    in_stats(ns, c, skb.len());
     if c.fwd() != conn_flag::MASQ {
-        let v = xmit::transmit(ns, skb, st, &c, p);
+        let v = xmit::transmit(ns, skb, st, c, p);
         c.in_pkts.fetch_add(1, Relaxed);
-        return Ok(v);
+        return v;
     }
     let ok_sum = skb
         .network()
         .get(..len)
-        .is_some_and(|pkt| icmp::checksum_ok(pkt, &outer));
+        .is_some_and(|pkt| icmp::checksum_ok(pkt, outer));
     if !ok_sum {
-        return Ok(Verdict::Drop(skb));
+        return Verdict::Drop(skb);
     }
-    Ok(xmit::icmp_nat_xmit(ns, skb, st, &c, p, &outer, &err, len))
+    xmit::icmp_nat_xmit(ns, skb, st, c, p, outer, err, len)
 }
 
 /// The connection an ICMP error's embedded packet belongs to: its source is the connection's

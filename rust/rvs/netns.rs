@@ -17,6 +17,7 @@ use kernel::{
 
 use crate::{
     conn::Conn,
+    defense::Defense,
     kapi::{conntab::Table, rcu::Guard as RcuGuard},
     kapi::{
         param,
@@ -60,6 +61,9 @@ pub(crate) struct Netns {
     stats: Stats,
     /// The protocols' timeouts as the packet path reads them.
     proto: RcuBox<ProtoData>,
+    /// The defence modes' state.
+    #[pin]
+    defense: Defense,
 }
 
 static PERNET: Pernet<Netns> = Pernet::new();
@@ -86,8 +90,9 @@ impl NetState for Netns {
             vars: VsVars::register(net, tree)?,
             _proc: ProcFiles::create(net)?,
             ticks: AtomicU32::new(0),
+            defense <- Defense::new(),
             // Last: it may tick as soon as it starts (it finds no state until init is done).
-            _housekeeping: Periodic::start(net, EST_INTERVAL_SECS * crate::kapi::HZ)?,
+            _housekeeping: Periodic::start(net, crate::kapi::HZ)?,
         }? Error)
     }
 }
@@ -167,6 +172,30 @@ impl Netns {
         self.proto.replace(p)
     }
 
+    /// `ip_vs_has_real_service`: whether `addr`:`port` is a NAT real server of a service for
+    /// `protocol` (or of a fwmark service). rvs walks its services where ip_vs hashes its real
+    /// servers; only `nat_icmp_send` asks, for packets that match no connection.
+    pub(crate) fn has_real_service(
+        &self,
+        af: u16,
+        protocol: u8,
+        addr: &[u8; 16],
+        port: u16,
+        guard: &RcuGuard,
+    ) -> bool {
+        let alen = if af == abi::AF_INET6 { 16 } else { 4 };
+        self.table.read(guard).services().iter().any(|svc| {
+            (svc.key.protocol == u16::from(protocol) || svc.key.fwmark != 0)
+                && svc.dests(guard).iter().any(|d| {
+                    d.port == port
+                        && d.af == af
+                        && d.addr[..alen] == addr[..alen]
+                        && d.conn_flags.load(Relaxed) & abi::conn_flag::FWD_MASK
+                            == abi::conn_flag::MASQ
+                })
+        })
+    }
+
     /// `ip_vs_service_find`: the service a packet to `addr`:`port` with firewall mark `mark`
     /// belongs to: a fwmark service first, then the address service, then a port-0 one.
     pub(crate) fn find_service<'a>(
@@ -205,22 +234,32 @@ impl Netns {
     pub(crate) fn vars(&self) -> &VsVars {
         &self.vars
     }
+
+    /// The defence modes.
+    pub(crate) fn defense(&self) -> &Defense {
+        &self.defense
+    }
 }
 
-/// The namespace's 2-second tick: the rate estimator (`ip_vs_estimation_kthread`'s work) for
-/// the namespace, its services and their destinations unless `run_estimation` is 0, and every
-/// 60 s the expiry of `lblc`/`lblcr` entries (their `CHECK_EXPIRE_INTERVAL` timers).
+/// The namespace's 1-second tick: the defence modes (ip_vs's `defense_work`), every other tick
+/// the rate estimator (`ip_vs_estimation_kthread`'s work) for the namespace, its services and
+/// their destinations unless `run_estimation` is 0, and every 60 s the expiry of `lblc`/`lblcr`
+/// entries (their `CHECK_EXPIRE_INTERVAL` timers).
 struct Housekeeping;
 
 /// Ticks between two `lblc`/`lblcr` expiry runs (60 s).
-const EXPIRE_TICKS: u32 = 30;
+const EXPIRE_TICKS: u32 = 60;
 
 impl Tick for Housekeeping {
     fn tick(net: &Net) {
         let Some(ns) = Netns::of(net) else { return };
+        if ns.defense.update(&ns.vars) {
+            ns.defense.drop_entries(&ns.conns);
+        }
+        let tick = ns.ticks.fetch_add(1, Relaxed).wrapping_add(1);
         let guard = crate::kapi::rcu::read_lock();
         let services = ns.table.read(&guard).services();
-        if ns.vars().run_estimation() != 0 {
+        if tick % EST_INTERVAL_SECS == 0 && ns.vars().run_estimation() != 0 {
             ns.stats.estimate();
             for svc in services {
                 svc.stats.estimate();
@@ -229,11 +268,13 @@ impl Tick for Housekeeping {
                 }
             }
         }
-        let tick = ns.ticks.fetch_add(1, Relaxed).wrapping_add(1);
         if tick % EXPIRE_TICKS == 0 {
-            let now = u64::from(crate::kapi::jiffies());
+            let now = crate::kapi::jiffies64();
+            let (lblc, lblcr) = (ns.vars.lblc_expiration(), ns.vars.lblcr_expiration());
             for svc in services {
-                svc.sched().lock().check_expire(now);
+                let mut s = svc.sched().lock();
+                s.set_expiration(lblc, lblcr);
+                s.check_expire(now);
             }
         }
     }

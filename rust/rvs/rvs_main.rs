@@ -15,6 +15,7 @@ use kernel::{
 
 mod conn;
 mod ctl;
+mod defense;
 mod hooks;
 mod kapi;
 mod netns;

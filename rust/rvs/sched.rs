@@ -325,6 +325,16 @@ impl SchedState {
         self.dests.get(i).cloned()
     }
 
+    /// Applies the `lblc_expiration`/`lblcr_expiration` sysctls (jiffies; ip_vs reads them at
+    /// every use, adding them to `unsigned long` times).
+    pub(crate) fn set_expiration(&mut self, lblc: i32, lblcr: i32) {
+        match &mut self.algo {
+            Algo::Lblc(s) => s.set_expiration(i64::from(lblc) as u64),
+            Algo::Lblcr(s) => s.set_expiration(i64::from(lblcr) as u64),
+            _ => {}
+        }
+    }
+
     /// The periodic expiry of `lblc`/`lblcr` entries (`ip_vs_lblc_check_expire`, every 60 s).
     pub(crate) fn check_expire(&mut self, now: u64) {
         if let Some(s) = self.algo.get() {

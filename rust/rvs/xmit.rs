@@ -53,9 +53,33 @@ pub(crate) fn transmit(ns: &Netns, skb: Skb, st: &HookState<'_>, c: &Conn, p: &P
         conn_flag::MASQ => nat_xmit(ns, skb, st, c, p),
         conn_flag::DROUTE => dr_xmit(ns, skb, st, c, p),
         conn_flag::TUNNEL => tunnel_xmit(ns, skb, st, c, p),
-        // LOCALNODE (and BYPASS, which rvs never creates): to the local stack.
+        conn_flag::BYPASS => bypass_xmit(ns, skb, st, c, p),
+        // LOCALNODE: to the local stack.
         _ => local(skb),
     }
+}
+
+/// `ip_vs_bypass_xmit` / `_v6` (`cache_bypass`): the packet goes on to its own destination,
+/// which must not be local.
+fn bypass_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
+    let rt = if c.af == AF_INET6 {
+        Route::v6(st.net, &c.vaddr, false, false)
+    } else {
+        Route::v4(
+            st.net,
+            [c.vaddr[0], c.vaddr[1], c.vaddr[2], c.vaddr[3]],
+            false,
+            false,
+        )
+    };
+    let Some(rt) = rt.filter(|rt| !rt.local) else {
+        return Verdict::Stolen(skb.free());
+    };
+    let mtu = rt.mtu();
+    if use_route(ns, &mut skb, st, p, rt, mtu, false, false) != Some(false) {
+        return Verdict::Stolen(skb.free());
+    }
+    send_or_cont(skb, st, c, false, false)
 }
 
 /// `ip_vs_send_or_cont(.., local = 1)`.

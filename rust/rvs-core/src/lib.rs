@@ -29,6 +29,7 @@
 extern crate std;
 
 pub mod abi;
+pub mod defense;
 pub mod est;
 pub mod hash;
 pub mod netlink;

@@ -410,6 +410,54 @@ impl<T: Timed> Table<T> {
         });
     }
 
+    /// Visits the entries of `1/32` of the table's buckets (at least one bucket) chosen at
+    /// random, as `ip_vs_random_dropentry` scans its table: `f` gets a reference to each entry
+    /// (found by its first tuple) and the jiffies left until its timer fires.
+    pub(crate) fn sample(&self, mut f: impl FnMut(Ref<T>, u32)) {
+        /// Tuples taken from one bucket (a longer chain is cut short: rhashtable keeps them
+        /// short by growing).
+        const CHAIN: usize = 16;
+        let guard = super::rcu::read_lock();
+        // SAFETY: The table is initialised; RCU is held.
+        let buckets = unsafe { bindings::rvs_conntab_buckets(self.inner.ht.get()) };
+        for _ in 0..(buckets >> 5).max(1) {
+            let mut out = [core::ptr::null_mut::<bindings::rvs_tuple>(); CHAIN];
+            // SAFETY: As above; `out` has room for `CHAIN` pointers.
+            let n = unsafe {
+                bindings::rvs_conntab_bucket(
+                    self.inner.ht.get(),
+                    super::random_u32_below(u32::MAX),
+                    out.as_mut_ptr(),
+                    CHAIN as u32,
+                )
+            };
+            for &t in out.iter().take(n as usize) {
+                // SAFETY: Tuples in the table belong to live entries while RCU is held.
+                if unsafe { (*t).key.dir } == DIR_OUT {
+                    continue;
+                }
+                // SAFETY: As above.
+                let e = unsafe { &*Entry::<T>::of_tuple(t) };
+                if !e.try_get() {
+                    continue;
+                }
+                // SAFETY: The timer is set up; reading `expires` races benignly with re-arming.
+                let expires = unsafe { (*e.timer()).expires };
+                // SAFETY: Reading jiffies has no preconditions.
+                let now = unsafe { bindings::rvs_jiffies() };
+                let left = (expires.wrapping_sub(now) as i64).clamp(0, i64::from(u32::MAX));
+                // INVARIANT: `try_get` took the count this `Ref` owns.
+                f(
+                    Ref {
+                        entry: NonNull::from(e),
+                    },
+                    left as u32,
+                );
+            }
+        }
+        drop(guard);
+    }
+
     /// Walks the table, calling `f` once per entry (on its tuple 0) inside RCU.
     fn walk(&self, mut f: impl FnMut(*mut Entry<T>)) {
         // SAFETY: All-zero is a valid iterator before `rhashtable_walk_enter`.
@@ -516,6 +564,15 @@ impl<T: Timed> Ref<T> {
                 bindings::mod_timer_pending(t, bindings::rvs_jiffies());
             }
         }
+    }
+
+    /// References held besides the table's and this one (packets in flight, connections a
+    /// template controls).
+    pub(crate) fn others(&self) -> u32 {
+        self.entry()
+            .refcnt
+            .load(Ordering::Relaxed)
+            .saturating_sub(2)
     }
 
     /// Another reference to the same entry.

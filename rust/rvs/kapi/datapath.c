@@ -7,6 +7,7 @@
  * Rust (rust/rvs/conn.rs, core.rs, xmit.rs).
  */
 #include <linux/icmp.h>
+#include <linux/mm.h>
 #include <linux/icmpv6.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -69,6 +70,27 @@ int rvs_conntab_remove(struct rhashtable *ht, struct rvs_tuple *t)
 void rvs_conntab_walk_start(struct rhashtable_iter *iter)
 {
 	rhashtable_walk_start(iter);
+}
+
+unsigned int rvs_conntab_buckets(struct rhashtable *ht)
+{
+	return rht_dereference_rcu(ht->tbl, ht)->size;
+}
+
+unsigned int rvs_conntab_bucket(struct rhashtable *ht, unsigned int hash, struct rvs_tuple **out,
+				unsigned int max)
+{
+	struct bucket_table *tbl = rht_dereference_rcu(ht->tbl, ht);
+	struct rhash_head *pos;
+	unsigned int n = 0;
+
+	hash &= tbl->size - 1;
+	rht_for_each_rcu(pos, tbl, hash) {
+		if (n == max)
+			break;
+		out[n++] = container_of(pos, struct rvs_tuple, node);
+	}
+	return n;
 }
 
 int rvs_conntab_replace(struct rhashtable *ht, struct rvs_tuple *old, struct rvs_tuple *new_t)
@@ -438,4 +460,22 @@ void rvs_gre_encap(struct sk_buff *skb, bool csum, bool inner_ipv6)
 		__set_bit(IP_TUNNEL_CSUM_BIT, tflags);
 	gre_build_header(skb, gre_calc_hlen(tflags), tflags,
 			 inner_ipv6 ? htons(ETH_P_IPV6) : htons(ETH_P_IP), 0, 0);
+}
+
+unsigned long rvs_avail_pages(void)
+{
+	struct sysinfo i;
+
+	si_meminfo(&i);
+	return i.freeram + i.bufferram;
+}
+
+bool rvs_addr_is_unicast(struct net *net, bool ipv6, const __u8 *addr)
+{
+	__be32 a4;
+
+	if (ipv6)
+		return ipv6_addr_type((const struct in6_addr *)addr) & IPV6_ADDR_UNICAST;
+	memcpy(&a4, addr, sizeof(a4));
+	return inet_addr_type(net, a4) == RTN_UNICAST;
 }

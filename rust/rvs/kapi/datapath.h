@@ -50,6 +50,11 @@ int rvs_conntab_remove(struct rhashtable *ht, struct rvs_tuple *t);
 void rvs_conntab_walk_start(struct rhashtable_iter *iter);
 /* Puts new in old's place (same key); 0 or -ENOENT. */
 int rvs_conntab_replace(struct rhashtable *ht, struct rvs_tuple *old, struct rvs_tuple *new_t);
+/* The current bucket count, and up to max tuples of bucket hash % count (RCU read side held;
+ * during a resize only the old table's buckets are seen). */
+unsigned int rvs_conntab_buckets(struct rhashtable *ht);
+unsigned int rvs_conntab_bucket(struct rhashtable *ht, unsigned int hash, struct rvs_tuple **out,
+				unsigned int max);
 /* timer_pending(). */
 bool rvs_timer_pending(const struct timer_list *timer);
 
@@ -113,6 +118,8 @@ struct dst_entry *rvs_route4(struct net *net, __be32 daddr, bool known_nh, bool 
 struct dst_entry *rvs_route6(struct net *net, const struct in6_addr *daddr, bool known_nh,
 			     struct in6_addr *saddr, bool want_saddr, bool *local);
 unsigned int rvs_dst_mtu(const struct dst_entry *dst);
+/* ip_vs_addr_is_unicast(): IPv4 by inet_addr_type (RTN_UNICAST), IPv6 by ipv6_addr_type. */
+bool rvs_addr_is_unicast(struct net *net, bool ipv6, const __u8 *addr);
 void rvs_dst_release(struct dst_entry *dst);
 /* skb_dst_drop + skb_dst_set (takes the reference). */
 void rvs_skb_set_dst(struct sk_buff *skb, struct dst_entry *dst);
@@ -149,6 +156,9 @@ void rvs_gre_encap(struct sk_buff *skb, bool csum, bool inner_ipv6);
 /* spin_lock_bh / spin_unlock_bh. */
 void rvs_spin_lock_bh(spinlock_t *lock);
 void rvs_spin_unlock_bh(spinlock_t *lock);
+
+/* si_meminfo(): free + buffer RAM in pages (update_defense_level's availmem). */
+unsigned long rvs_avail_pages(void);
 
 /* get_random_u32_below(). */
 __u32 rvs_random_below(__u32 n);

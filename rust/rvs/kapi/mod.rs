@@ -36,11 +36,18 @@ pub(crate) const GSO_UDP_TUNNEL_CSUM: u32 = bindings::RVS_SKB_GSO_UDP_TUNNEL_CSU
 pub(crate) const GSO_GRE: u32 = bindings::RVS_SKB_GSO_GRE;
 pub(crate) const GSO_GRE_CSUM: u32 = bindings::RVS_SKB_GSO_GRE_CSUM;
 
-/// The kernel's tick counter (`jiffies`), truncated to 32 bits like the timeouts it is
-/// compared with.
-pub(crate) fn jiffies() -> u32 {
+/// The kernel's tick counter (`jiffies`), all 64 bits: the clock of the schedulers, whose
+/// `time_before`/`time_after` work on 64-bit values (the 32-bit counter wraps five minutes after
+/// boot, by `INITIAL_JIFFIES`).
+pub(crate) fn jiffies64() -> u64 {
     // SAFETY: Reading jiffies has no preconditions.
-    unsafe { bindings::rvs_jiffies() as u32 }
+    unsafe { bindings::rvs_jiffies() as u64 }
+}
+
+/// Free plus buffer RAM in pages (`si_meminfo`, as `update_defense_level` counts it).
+pub(crate) fn avail_pages() -> u64 {
+    // SAFETY: si_meminfo may be called from any context.
+    unsafe { bindings::rvs_avail_pages() as u64 }
 }
 
 /// A uniform random number in `0..ceil` (`get_random_u32_below`); `ceil` must not be 0.

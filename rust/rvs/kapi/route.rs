@@ -104,3 +104,11 @@ impl Drop for Route {
         unsafe { bindings::rvs_dst_release(self.dst.as_ptr()) }
     }
 }
+
+/// `ip_vs_addr_is_unicast`: for IPv4 a unicast route type in `net` (so not a local, broadcast
+/// or multicast address), for IPv6 a unicast address type. `addr` holds IPv4 in its first 4
+/// bytes.
+pub(crate) fn is_unicast(net: &Net, ipv6: bool, addr: &[u8; 16]) -> bool {
+    // SAFETY: `net` is live (type invariant of `Net`); `addr` is readable for 16 bytes.
+    unsafe { bindings::rvs_addr_is_unicast(net.as_ptr(), ipv6, addr.as_ptr()) }
+}

@@ -7,7 +7,7 @@
 //! for running handlers) and then frees them. Readers get each value with `READ_ONCE` semantics,
 //! as ip_vs's `sysctl_*()` accessors do; the handlers store with `WRITE_ONCE`.
 
-use core::ptr::{addr_of, NonNull};
+use core::ptr::{addr_of, addr_of_mut, NonNull};
 
 use kernel::{
     c_str,
@@ -66,6 +66,19 @@ macro_rules! getters {
             // SAFETY: `vars` is valid (type invariant); the handlers write the field with
             // `WRITE_ONCE`, and a volatile load of an aligned integer is `READ_ONCE`.
             unsafe { addr_of!((*self.vars.as_ptr()).$field).read_volatile() }
+        }
+    )*};
+}
+
+/// Setters that store one field with `WRITE_ONCE` semantics, for the values ip_vs itself writes
+/// back (the defence modes' automatic 1/2 flips).
+macro_rules! setters {
+    ($($(#[$attr:meta])* $name:ident: $ty:ty = $field:ident;)*) => {$(
+        $(#[$attr])*
+        pub(crate) fn $name(&self, v: $ty) {
+            // SAFETY: `vars` is valid (type invariant); a volatile store of an aligned integer
+            // is `WRITE_ONCE`, which the handlers' `READ_ONCE`/`WRITE_ONCE` tolerate.
+            unsafe { addr_of_mut!((*self.vars.as_ptr()).$field).write_volatile(v) }
         }
     )*};
 }
@@ -151,6 +164,15 @@ impl VsVars {
         lblc_expiration: i32 = lblc_expiration;
         /// `lblcr_expiration`, in jiffies (the sysctl shows seconds).
         lblcr_expiration: i32 = lblcr_expiration;
+    }
+
+    setters! {
+        /// Stores `drop_entry` (`update_defense_level`).
+        set_drop_entry: i32 = drop_entry;
+        /// Stores `drop_packet`.
+        set_drop_packet: i32 = drop_packet;
+        /// Stores `secure_tcp`.
+        set_secure_tcp: i32 = secure_tcp;
     }
 
     /// `sync_threshold`: (threshold, period); a connection is synced when its packet count

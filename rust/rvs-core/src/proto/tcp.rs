@@ -332,9 +332,24 @@ impl TcpData {
         direction: Direction,
         th: TcpFlags,
     ) -> Transition<TcpState> {
+        self.transition_on(self.table, state, flags, has_dest, direction, th)
+    }
+
+    /// [`TcpData::transition`] on `table` instead of the one in force here: the module keeps
+    /// the secure_tcp switch beside the timeouts, so that the defence can flip it from its
+    /// timer without republishing them.
+    pub fn transition_on(
+        &self,
+        table: TcpStateTable,
+        state: TcpState,
+        flags: u32,
+        has_dest: bool,
+        direction: Direction,
+        th: TcpFlags,
+    ) -> Transition<TcpState> {
         let (direction, flags) = effective_direction(flags, direction);
         let new_state = match th.state_idx() {
-            Some(idx) => self.table.next_state(direction, idx, state),
+            Some(idx) => table.next_state(direction, idx, state),
             None => TcpState::Close,
         };
         let changed = new_state != state;
