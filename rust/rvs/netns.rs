@@ -83,7 +83,7 @@ impl NetState for Netns {
         try_pin_init!(Self {
             table: RcuBox::new(Services::empty())?,
             proto: RcuBox::new(ProtoData::with(&Ctl::new().timeouts()))?,
-            stats: Stats::default(),
+            stats: Stats::new()?,
             conns: Table::new()?,
             ctl <- new_mutex!(Ctl::new(), "rvs_ctl"),
             conn_tab_size: abi::CONN_TAB_DEFAULT_SIZE,
@@ -103,6 +103,7 @@ struct ProcFiles {
     _conn: ProcEntry,
     _conn_sync: ProcEntry,
     _stats: ProcEntry,
+    _stats_percpu: ProcEntry,
 }
 
 impl ProcFiles {
@@ -113,6 +114,7 @@ impl ProcFiles {
                 c_str!("ip_vs_conn"),
                 c_str!("ip_vs_conn_sync"),
                 c_str!("ip_vs_stats"),
+                c_str!("ip_vs_stats_percpu"),
             ]
         } else {
             [
@@ -120,6 +122,7 @@ impl ProcFiles {
                 c_str!("rvs_conn"),
                 c_str!("rvs_conn_sync"),
                 c_str!("rvs_stats"),
+                c_str!("rvs_stats_percpu"),
             ]
         };
         Ok(Self {
@@ -127,6 +130,7 @@ impl ProcFiles {
             _conn: ProcEntry::create::<procfs::Conns>(net, names[1])?,
             _conn_sync: ProcEntry::create::<procfs::ConnsSync>(net, names[2])?,
             _stats: ProcEntry::create::<procfs::TotalStats>(net, names[3])?,
+            _stats_percpu: ProcEntry::create::<procfs::TotalStatsPercpu>(net, names[4])?,
         })
     }
 }

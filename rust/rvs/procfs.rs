@@ -246,3 +246,16 @@ impl Show for TotalStats {
         Ok(())
     }
 }
+
+/// The contents of `/proc/net/ip_vs_stats_percpu` (`ip_vs_stats_percpu_show`).
+pub(crate) struct TotalStatsPercpu;
+
+impl Show for TotalStatsPercpu {
+    fn show(net: &Net, out: &mut SeqFile<'_>) -> Result {
+        let netns = Netns::of(net).ok_or(ENODEV)?;
+        let stats = netns.stats();
+        let cpus = crate::kapi::percpu::possible_cpus().map(|cpu| (cpu, stats.of_cpu(cpu)));
+        let _ = est::write_proc_stats_percpu(out, cpus, &stats.report());
+        Ok(())
+    }
+}

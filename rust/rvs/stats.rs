@@ -1,27 +1,27 @@
 //! Traffic counters of services, destinations and namespaces (`struct ip_vs_stats`), and their
 //! rate estimates.
 //!
-//! ip_vs keeps per-CPU `u64_stats_t` counters and sums them in its estimator; rvs keeps one set
-//! of relaxed 64-bit atomics per object for now (the per-CPU split is a performance change, made
-//! when the benchmarks ask for it). `IPVS_CMD_ZERO` does what ip_vs does: it remembers the
-//! current totals, and reported values are the difference. Rates come from rvs-core's copy of
+//! Like ip_vs, the counters are per CPU (`kapi::percpu`): the packet path adds to its own CPU's
+//! copy and readers sum them. `IPVS_CMD_ZERO` does what ip_vs does: it remembers the current
+//! totals, and reported values are the difference. Rates come from rvs-core's copy of
 //! ip_vs's estimator, run every 2 s by the namespace's timer (`netns.rs`).
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::rvs_core::{
-    est::{Counters, Estimator, Rates},
-    netlink,
+use kernel::error::Result;
+
+use crate::{
+    kapi::percpu::{self, CONNS, INBYTES, INPKTS, OUTBYTES, OUTPKTS},
+    rvs_core::{
+        est::{Counters, Estimator, Rates},
+        netlink,
+    },
 };
 
 /// The counters of one object.
-#[derive(Default)]
 pub(crate) struct Stats {
-    conns: AtomicU64,
-    inpkts: AtomicU64,
-    outpkts: AtomicU64,
-    inbytes: AtomicU64,
-    outbytes: AtomicU64,
+    /// conns, inpkts, outpkts, inbytes, outbytes, per CPU.
+    pcpu: percpu::Counters,
     /// The totals at the last ZERO.
     zero: [AtomicU64; 5],
     /// The rate estimate (cps, inpps, outpps, inbps, outbps), as the estimator last left it.
@@ -32,31 +32,40 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
+    /// Zeroed counters (process context: allocates the per-CPU copies).
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            pcpu: percpu::Counters::new()?,
+            zero: Default::default(),
+            rates: Default::default(),
+            est_last: Default::default(),
+            est_scaled: Default::default(),
+        })
+    }
+
     /// A new connection was scheduled.
     pub(crate) fn conn(&self) {
-        self.conns.fetch_add(1, Relaxed);
+        self.pcpu.add(CONNS, CONNS, 0);
     }
 
     /// A packet of `bytes` went client → real server.
     pub(crate) fn inbound(&self, bytes: u32) {
-        self.inpkts.fetch_add(1, Relaxed);
-        self.inbytes.fetch_add(bytes.into(), Relaxed);
+        self.pcpu.add(INPKTS, INBYTES, bytes.into());
     }
 
     /// A packet of `bytes` went real server → client.
     pub(crate) fn outbound(&self, bytes: u32) {
-        self.outpkts.fetch_add(1, Relaxed);
-        self.outbytes.fetch_add(bytes.into(), Relaxed);
+        self.pcpu.add(OUTPKTS, OUTBYTES, bytes.into());
     }
 
     fn totals(&self) -> [u64; 5] {
-        [
-            self.conns.load(Relaxed),
-            self.inpkts.load(Relaxed),
-            self.outpkts.load(Relaxed),
-            self.inbytes.load(Relaxed),
-            self.outbytes.load(Relaxed),
-        ]
+        self.pcpu.sum()
+    }
+
+    /// CPU `cpu`'s own counters (conns, inpkts, outpkts, inbytes, outbytes), not zeroed by
+    /// ZERO (as ip_vs shows them in `ip_vs_stats_percpu`).
+    pub(crate) fn of_cpu(&self, cpu: u32) -> [u64; 5] {
+        self.pcpu.of_cpu(cpu)
     }
 
     /// The values reported since the last ZERO, with the current rates.

@@ -491,7 +491,7 @@ impl Ctl {
                 key,
                 conf: RcuBox::new(conf)?,
                 dests: RcuBox::new(DestList(KVec::new()))?,
-                stats: Arc::new(Stats::default(), GFP_KERNEL)?,
+                stats: Arc::new(Stats::new()?, GFP_KERNEL)?,
                 sched: KBox::pin_init(
                     new_spinlock_bh!(SchedState::empty(), "rvs_sched"),
                     GFP_KERNEL,
@@ -654,7 +654,7 @@ impl Ctl {
                 persistconns: AtomicU32::new(0),
                 overloaded: AtomicBool::new(false),
                 available: AtomicBool::new(true),
-                stats: Stats::default(),
+                stats: Stats::new()?,
                 svc_stats: self.entries[s].svc.stats.clone(),
             },
             GFP_KERNEL,

@@ -8,6 +8,7 @@
  */
 #include <linux/icmp.h>
 #include <linux/mm.h>
+#include <linux/percpu.h>
 #include <linux/icmpv6.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -478,4 +479,42 @@ bool rvs_addr_is_unicast(struct net *net, bool ipv6, const __u8 *addr)
 		return ipv6_addr_type((const struct in6_addr *)addr) & IPV6_ADDR_UNICAST;
 	memcpy(&a4, addr, sizeof(a4));
 	return inet_addr_type(net, a4) == RTN_UNICAST;
+}
+
+struct rvs_pcpu_stats *rvs_pcpu_stats_alloc(void)
+{
+	return (struct rvs_pcpu_stats __force *)alloc_percpu(struct rvs_pcpu_stats);
+}
+
+void rvs_pcpu_stats_free(struct rvs_pcpu_stats *s)
+{
+	free_percpu((struct rvs_pcpu_stats __percpu __force *)s);
+}
+
+void rvs_pcpu_stats_add(struct rvs_pcpu_stats *s, unsigned int i, unsigned int j, __u64 v)
+{
+	struct rvs_pcpu_stats __percpu *p = (struct rvs_pcpu_stats __percpu __force *)s;
+
+	this_cpu_inc(p->cnt[i]);
+	this_cpu_add(p->cnt[j], v);
+}
+
+void rvs_pcpu_stats_read(const struct rvs_pcpu_stats *s, unsigned int cpu, __u64 out[5])
+{
+	struct rvs_pcpu_stats __percpu *p = (struct rvs_pcpu_stats __percpu __force *)s;
+	const struct rvs_pcpu_stats *c = per_cpu_ptr(p, cpu);
+	int k;
+
+	for (k = 0; k < 5; k++)
+		out[k] = READ_ONCE(c->cnt[k]);
+}
+
+unsigned int rvs_next_possible_cpu(int prev)
+{
+	return cpumask_next(prev, cpu_possible_mask);
+}
+
+unsigned int rvs_nr_cpu_ids(void)
+{
+	return nr_cpu_ids;
 }

@@ -160,6 +160,22 @@ void rvs_spin_unlock_bh(spinlock_t *lock);
 /* si_meminfo(): free + buffer RAM in pages (update_defense_level's availmem). */
 unsigned long rvs_avail_pages(void);
 
+/* Per-CPU traffic counters (ip_vs's ip_vs_cpu_stats): conns, inpkts, outpkts, inbytes, outbytes.
+ * Writers add on their own CPU with this_cpu_add (safe against preemption and interrupts);
+ * readers sum every possible CPU's copy. */
+struct rvs_pcpu_stats {
+	__u64 cnt[5];
+};
+struct rvs_pcpu_stats *rvs_pcpu_stats_alloc(void);
+void rvs_pcpu_stats_free(struct rvs_pcpu_stats *s);
+/* cnt[i] += 1, cnt[j] += v on this CPU. */
+void rvs_pcpu_stats_add(struct rvs_pcpu_stats *s, unsigned int i, unsigned int j, __u64 v);
+/* CPU cpu's counters. */
+void rvs_pcpu_stats_read(const struct rvs_pcpu_stats *s, unsigned int cpu, __u64 out[5]);
+/* The next possible CPU after prev (-1 for the first), or nr_cpu_ids at the end. */
+unsigned int rvs_next_possible_cpu(int prev);
+unsigned int rvs_nr_cpu_ids(void);
+
 /* get_random_u32_below(). */
 __u32 rvs_random_below(__u32 n);
 

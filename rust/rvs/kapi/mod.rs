@@ -14,6 +14,7 @@ pub(crate) mod lock;
 pub(crate) mod modwatch;
 pub(crate) mod netfilter;
 pub(crate) mod param;
+pub(crate) mod percpu;
 pub(crate) mod pernet;
 pub(crate) mod proc;
 pub(crate) mod rcu;

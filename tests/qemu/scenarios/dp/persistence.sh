@@ -249,4 +249,29 @@ conns=$(dpd ipvsadm -L -n | awk -v s="$tsvc" '
     in_svc && $1 == "->" {a += $5; i += $6} END {print a, i}')
 expect_eq "stats: TCP ActiveConn InActConn after FIN closes (TIME_WAIT)" "$conns" "0 $n"
 dpd ipvsadm -D -t "$tsvc"
+
+# /proc/net/ip_vs_stats_percpu: ip_vs's layout, one row per possible CPU, and the rows add up to
+# the totals line (ip_vs's totals come from its estimator, so they may lag the rows by a tick).
+percpu_sums() {
+    awk 'NR > 2 && $1 != "~" && NF == 6 { for (i = 2; i <= 6; i++) s[i] += strtonum("0x" $i); n++ }
+         $1 == "~" { t = sprintf("%d %d %d %d %d", strtonum("0x" $2), strtonum("0x" $3),
+                     strtonum("0x" $4), strtonum("0x" $5), strtonum("0x" $6)) }
+         END { printf "%d|%d %d %d %d %d|%s\n", n, s[2], s[3], s[4], s[5], s[6], t }' <<<"$1"
+}
+possible=$(dpd python3 -c "
+r = open('/sys/devices/system/cpu/possible').read().strip()
+print(sum(int(b) - int(a) + 1 if '-' in p else 1 for p in r.split(',') for a, b in [p.split('-') if '-' in p else (p, p)]))")
+for _ in 1 2 3 4; do
+    percpu=$(dpd cat /proc/net/ip_vs_stats_percpu)
+    IFS='|' read -r rows sums total <<<"$(percpu_sums "$percpu")"
+    [ "$sums" = "$total" ] && break
+    sleep 2
+done
+echo "$percpu"
+expect_eq "ip_vs_stats_percpu: header" "$(head -2 <<<"$percpu")" \
+"       Total Incoming Outgoing         Incoming         Outgoing
+CPU    Conns  Packets  Packets            Bytes            Bytes"
+expect_eq "ip_vs_stats_percpu: one row per possible CPU" "$rows" "$possible"
+expect_eq "ip_vs_stats_percpu: the rows add up to the totals line" "$sums" "$total"
+[ "${total%% *}" -ge 16 ] || dp_fail "ip_vs_stats_percpu: totals count only ${total%% *} connections"
 dp_finish
