@@ -616,6 +616,12 @@ fn leave(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, svc: &Service) -
     Verdict::Drop(skb)
 }
 
+/// `ip_is_fragment`: MF set or a fragment offset.
+fn is_ipv4_fragment(skb: &Skb) -> bool {
+    let mut h = [0u8; 8];
+    skb.copy_prefix(&mut h) == 8 && u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0
+}
+
 /// `ip_vs_out_hook`.
 pub(crate) fn out_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     if skb.ipvs_property() || !skb.has_dst() {
@@ -624,9 +630,22 @@ pub(crate) fn out_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     let Some(ns) = Netns::of(st.net) else {
         return Verdict::Accept(skb);
     };
-    let Some(p) = headers(&mut skb, st.ipv6) else {
+    let Some(mut p) = headers(&mut skb, st.ipv6) else {
         return Verdict::Accept(skb);
     };
+    // An IPv4 fragment of a real server's reply (seen at FORWARD: the stack reassembles only
+    // what it delivers locally) is gathered first, as ip_vs does, so it can be matched and
+    // rewritten whole; it is fragmented again on the way out.
+    if !st.ipv6 && is_ipv4_fragment(&skb) && matches!(p.protocol, TCP | UDP | SCTP | ICMP) {
+        skb = match skb.gather_frags(st.net, st.hook) {
+            Ok(s) => s,
+            Err(stolen) => return Verdict::Stolen(stolen),
+        };
+        p = match headers(&mut skb, false) {
+            Some(p) => p,
+            None => return Verdict::Accept(skb),
+        };
+    }
     if p.is_icmp() {
         return match out_icmp(ns, skb, st) {
             Ok(v) => v,
@@ -639,13 +658,6 @@ pub(crate) fn out_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     }
     if p.fragment {
         return Verdict::Accept(skb);
-    }
-    if !st.ipv6 {
-        // IPv4 fragments would have to be reassembled first (ip_vs_gather_frags); not yet.
-        let net = skb.network();
-        if net.len() >= 8 && u16::from_be_bytes([net[6], net[7]]) & 0x3fff != 0 {
-            return Verdict::Accept(skb);
-        }
     }
     let guard = rcu::read_lock();
     let key = conn::key(
@@ -731,6 +743,14 @@ fn icmp_error(
     mut skb: Skb,
     st: &HookState<'_>,
 ) -> Result<Result<(Skb, Iph, icmp::IcmpError, u16, u16, usize), Verdict>, Skb> {
+    // A fragmented IPv4 error is reassembled first (`ip_vs_gather_frags` in ip_vs_in_icmp and
+    // ip_vs_out_icmp); the stack has already done it for what it delivers locally.
+    if !st.ipv6 && is_ipv4_fragment(&skb) {
+        skb = match skb.gather_frags(st.net, st.hook) {
+            Ok(s) => s,
+            Err(stolen) => return Ok(Err(Verdict::Stolen(stolen))),
+        };
+    }
     let len = skb.len() as usize;
     let af = if st.ipv6 { Af::Inet6 } else { Af::Inet };
     // Only errors go further (echo requests and the like are the stack's): look at the type
@@ -758,10 +778,6 @@ fn icmp_error(
         let Ok(outer) = fill_iph(af, pkt, 0, 0) else {
             return Ok(Err(Verdict::Accept(skb)));
         };
-        if !st.ipv6 && pkt.len() >= 8 && u16::from_be_bytes([pkt[6], pkt[7]]) & 0x3fff != 0 {
-            // A fragmented ICMP error would be reassembled by ip_vs first; not yet here.
-            return Ok(Err(Verdict::Accept(skb)));
-        }
         (outer, icmp::classify(pkt, &outer))
     };
     let err = match class {

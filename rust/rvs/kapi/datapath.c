@@ -518,3 +518,15 @@ unsigned int rvs_nr_cpu_ids(void)
 {
 	return nr_cpu_ids;
 }
+
+int rvs_ip_gather_frags(struct net *net, struct sk_buff *skb, __u32 user)
+{
+	int err;
+
+	local_bh_disable();
+	err = ip_defrag(net, skb, user);
+	local_bh_enable();
+	if (!err)
+		ip_send_check(ip_hdr(skb));
+	return err;
+}

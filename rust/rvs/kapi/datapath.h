@@ -14,6 +14,7 @@
 #include <linux/spinlock.h>
 #include <linux/timer.h>
 #include <linux/types.h>
+#include <net/ip.h>
 
 struct net;
 
@@ -175,6 +176,14 @@ void rvs_pcpu_stats_read(const struct rvs_pcpu_stats *s, unsigned int cpu, __u64
 /* The next possible CPU after prev (-1 for the first), or nr_cpu_ids at the end. */
 unsigned int rvs_next_possible_cpu(int prev);
 unsigned int rvs_nr_cpu_ids(void);
+
+/* ip_vs_gather_frags(): ip_defrag with BHs off, then ip_send_check. 0: the skb is the whole
+ * datagram now; otherwise it was queued or freed (NF_STOLEN). */
+int rvs_ip_gather_frags(struct net *net, struct sk_buff *skb, __u32 user);
+/* ip_vs_defrag_user()'s values. */
+static const __u32 RVS_IP_DEFRAG_VS_IN = IP_DEFRAG_VS_IN;
+static const __u32 RVS_IP_DEFRAG_VS_OUT = IP_DEFRAG_VS_OUT;
+static const __u32 RVS_IP_DEFRAG_VS_FWD = IP_DEFRAG_VS_FWD;
 
 /* get_random_u32_below(). */
 __u32 rvs_random_below(__u32 n);

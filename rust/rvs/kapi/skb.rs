@@ -11,7 +11,7 @@
 
 use core::ptr::NonNull;
 
-use super::{bindings, pernet::Net, route::Route};
+use super::{bindings, netfilter::HookPoint, pernet::Net, route::Route};
 
 /// `PACKET_HOST`.
 const PACKET_HOST: u32 = 0;
@@ -281,6 +281,23 @@ impl Skb {
     pub(crate) fn icmpv6_send(&mut self, net: &Net, icmp_type: u8, code: u8, info: u32) {
         // SAFETY: The skb is live and ours; `net` is live.
         unsafe { bindings::rvs_icmpv6_send(net.as_ptr(), self.raw(), icmp_type, code, info) }
+    }
+
+    /// Reassembles an IPv4 fragment (`ip_vs_gather_frags`, with `ip_vs_defrag_user`'s user for
+    /// the hook): `Ok` with the whole datagram once this was its last missing piece, `Err`
+    /// when the fragment was queued for the rest (or freed on error).
+    pub(crate) fn gather_frags(self, net: &Net, hook: HookPoint) -> Result<Self, Stolen> {
+        let user = match hook {
+            HookPoint::LocalIn => bindings::RVS_IP_DEFRAG_VS_IN,
+            HookPoint::Forward => bindings::RVS_IP_DEFRAG_VS_FWD,
+            _ => bindings::RVS_IP_DEFRAG_VS_OUT,
+        };
+        // SAFETY: The skb is ours; on failure the call consumed it, on success it is still ours
+        // (reassembled in place).
+        if unsafe { bindings::rvs_ip_gather_frags(net.as_ptr(), self.raw(), user) } != 0 {
+            return Err(Stolen(()));
+        }
+        Ok(self)
     }
 
     /// Frees the packet (`kfree_skb`).

@@ -6,7 +6,9 @@
 # - `ipvsadm --set` timeouts expire entries: a UDP entry lives for the UDP timeout, then leaves
 #   /proc/net/ip_vs_conn;
 # - a deleted destination with expire_nodest_conn=1: the next packet of an established connection
-#   to it expires the entry at once (with 0 the entry stays and its packets are dropped).
+#   to it expires the entry at once (with 0 the entry stays and its packets are dropped);
+# - IPv4 fragments of a real server's reply are gathered at FORWARD and rewritten (3,000-byte UDP
+#   echoes through NAT).
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 240
 . tests/qemu/lib.sh
@@ -61,6 +63,22 @@ if dpd grep -q "^UDP .* 0050 .* 1F90 " /proc/net/ip_vs_conn; then
     fail "the UDP entry outlived its 4 s timeout"
 fi
 ok "the UDP entry left /proc/net/ip_vs_conn after its timeout"
+
+# --- IPv4 fragments: 3,000-byte UDP datagrams and their echoes through NAT (MTU 1500 both ways).
+# The requests reach the director in fragments, which the stack reassembles before LOCAL_IN; the
+# echoes leave the real server in fragments, which reach the director's FORWARD hook one by one
+# and must be gathered (ip_vs_gather_frags) to be matched and rewritten back to the VIP.
+dpd ipvsadm -A -u "$DP_VIP:84" -s rr
+dpd ipvsadm -a -u "$DP_VIP:84" -r "${DP_RIPS[1]}:8080" -m
+set +e
+dp_client --proto udp --to "$DP_VIP" --port 84 --count 3 --payload-bytes 3000 --bind "$DP_CIP" \
+    --names >"$DP_WORK/frag.names" 2>"$DP_WORK/frag.err"
+rc=$?
+set -e
+cat "$DP_WORK/frag.err" "$DP_WORK/frag.names"
+expect_eq "3,000-byte UDP datagrams echoed through NAT (fragmented both ways)" \
+    "$rc $(cat "$DP_WORK/frag.names")" "0 rs1 rs1 rs1"
+dpd ipvsadm -D -u "$DP_VIP:84"
 
 # --- expire_nodest_conn: an established connection whose destination is deleted.
 for mode in 0 1; do
