@@ -22,17 +22,17 @@ use crate::{
         conntab::{self, Ref},
         netfilter::{HookPoint, HookState},
         rcu::{self, Guard},
-        route,
+        route::{self, Route},
         skb::{Skb, Verdict},
         HZ,
     },
     netns::Netns,
     rvs_core::{
-        abi::{conn_flag, svc_flag, AF_INET, AF_INET6},
+        abi::{conn_flag, svc_flag, tunnel_type, AF_INET, AF_INET6},
         packet::{
             fill_iph,
             icmp::{self, IcmpClass, IcmpNat},
-            Addr, Af, Iph,
+            Addr, Af, Iph, HDR_ICMP,
         },
         proto::{sctp, sctp::SctpEvent, tcp, tcp::TcpFlags, Direction},
         sched,
@@ -742,7 +742,7 @@ fn handle_response(
 fn icmp_error(
     mut skb: Skb,
     st: &HookState<'_>,
-) -> Result<Result<(Skb, Iph, icmp::IcmpError, u16, u16, usize), Verdict>, Skb> {
+) -> Result<Result<(Skb, Iph, icmp::IcmpError, usize), Verdict>, Skb> {
     // A fragmented IPv4 error is reassembled first (`ip_vs_gather_frags` in ip_vs_in_icmp and
     // ip_vs_out_icmp); the stack has already done it for what it delivers locally.
     if !st.ipv6 && is_ipv4_fragment(&skb) {
@@ -786,13 +786,156 @@ fn icmp_error(
         Ok(IcmpClass::Ignore) => return Ok(Err(Verdict::Accept(skb))),
         Ok(IcmpClass::Related(e)) => e,
     };
-    let (TCP | UDP | SCTP) = err.inner.protocol else {
-        return Ok(Err(Verdict::Accept(skb)));
+    Ok(Ok((skb, outer, err, len)))
+}
+
+/// The embedded ports of an error about a TCP, UDP or SCTP packet (the only ones related to
+/// connections).
+fn conn_ports(err: &icmp::IcmpError) -> Option<(u16, u16)> {
+    match err.inner.protocol {
+        TCP | UDP | SCTP => err.ports,
+        _ => None,
+    }
+}
+
+/// `ip_vs_in_icmp`'s tunnel case: an error about one of rvs's own IPIP, GUE or GRE packets to a
+/// real server, sent back to the director by a router on the way (so it arrives at LOCAL_IN).
+/// The path MTU to the real server is updated, and the client gets the error about its own
+/// packet, with the MTU less the tunnel overhead for "fragmentation needed". `Err` gives the
+/// packet back when the embedded UDP or GRE packet is not one of our tunnels (the normal path
+/// then treats it as any error).
+#[allow(clippy::too_many_arguments)]
+fn tunnel_icmp(
+    ns: &Netns,
+    mut skb: Skb,
+    st: &HookState<'_>,
+    outer: &Iph,
+    err: &icmp::IcmpError,
+    len: usize,
+    guard: &Guard,
+) -> Result<Verdict, Skb> {
+    const IPIP: u8 = 4;
+    const GRE: u8 = 47;
+    struct Found {
+        c: Ref<Conn>,
+        cih_off: usize,
+        hlen_ipip: usize,
+        ulen: usize,
+        orig_off: usize,
+        hlen_orig: usize,
+        df: bool,
+        info: u32,
+    }
+    let found = {
+        let Some(pkt) = skb.network().get(..len) else {
+            return Ok(Verdict::Drop(skb));
+        };
+        let cih_off = outer.len + 8;
+        let Some(cih) = pkt.get(cih_off..cih_off + 20) else {
+            return Ok(Verdict::Accept(skb));
+        };
+        let hlen_ipip = usize::from(cih[0] & 0x0f) * 4;
+        let raddr = [cih[16], cih[17], cih[18], cih[19]];
+        let df = cih[6] & 0x40 != 0;
+        let offset2 = cih_off + hlen_ipip;
+        let tun = |port: u16, ty: u8| {
+            ns.find_tunnel(&raddr, port, guard)
+                .is_some_and(|d| d.tun_type.load(Relaxed) == ty)
+        };
+        let ulen = match err.inner.protocol {
+            IPIP => {
+                if !tun(0, tunnel_type::IPIP) {
+                    return Ok(Verdict::Accept(skb));
+                }
+                0
+            }
+            UDP => {
+                let ours = icmp::tunnel_udp_dport(pkt, offset2)
+                    .is_some_and(|port| tun(port, tunnel_type::GUE));
+                match icmp::gue_decap(pkt, offset2).filter(|_| ours) {
+                    Some(ulen) => ulen,
+                    None => return Err(skb),
+                }
+            }
+            GRE => match icmp::gre_decap(pkt, offset2).filter(|_| tun(0, tunnel_type::GRE)) {
+                Some(ulen) => ulen,
+                None => return Err(skb),
+            },
+            _ => return Err(skb),
+        };
+        // The client's packet inside the tunnel packet, read as it was sent.
+        let orig_off = offset2 + ulen;
+        let Ok(orig) = fill_iph(Af::Inet, pkt, orig_off, HDR_ICMP) else {
+            return Ok(Verdict::Accept(skb));
+        };
+        let (TCP | UDP | SCTP) = orig.protocol else {
+            return Ok(Verdict::Accept(skb));
+        };
+        let Some(ports) = pkt.get(orig.len..orig.len + 4) else {
+            return Ok(Verdict::Accept(skb));
+        };
+        let key = conn::key(
+            AF_INET,
+            orig.protocol,
+            conntab::DIR_IN,
+            &addr16(&orig.saddr),
+            u16::from_be_bytes([ports[0], ports[1]]),
+            &addr16(&orig.daddr),
+            u16::from_be_bytes([ports[2], ports[3]]),
+        );
+        let Some(c) = ns.conns().lookup(&key, guard) else {
+            return Ok(Verdict::Accept(skb));
+        };
+        if !icmp::checksum_ok(pkt, outer) {
+            return Ok(Verdict::Drop(skb));
+        }
+        let info = pkt
+            .get(outer.len + 4..outer.len + 8)
+            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        Found {
+            c,
+            cih_off,
+            hlen_ipip,
+            ulen,
+            orig_off,
+            hlen_orig: orig.len - orig.off,
+            df,
+            info,
+        }
     };
-    let Some((sport, dport)) = err.ports else {
-        return Ok(Err(Verdict::Accept(skb)));
-    };
-    Ok(Ok((skb, outer, err, sport, dport, len)))
+    let f = found;
+    let (icmp_type, code) = (err.icmp.icmp_type, err.icmp.code);
+    let mut info = f.info;
+    let mut at = 0;
+    if icmp_type == 3 && code == 4 {
+        // ICMP_FRAG_NEEDED: the path to the real server is narrower than its route said.
+        let mtu = u32::from(err.icmp.frag_mtu());
+        if !skb.pull_to_ipv4(f.cih_off, f.hlen_ipip) {
+            return Ok(Verdict::Stolen(skb.free()));
+        }
+        at = f.cih_off;
+        skb.update_pmtu_v4(st.net, mtu);
+        // The client does not do path MTU discovery: nothing to tell it.
+        if !f.df {
+            return Ok(Verdict::Stolen(skb.free()));
+        }
+        // Prefer the resulting path MTU (ip_vs reads its cached route to the real server; rvs
+        // looks the route up, which now carries the new MTU).
+        let d = &f.c.daddr;
+        let mtu =
+            Route::v4(st.net, [d[0], d[1], d[2], d[3]], false, false).map_or(mtu, |rt| rt.mtu());
+        info = icmp::tunnel_client_mtu(mtu, f.hlen_ipip as u32, f.ulen as u32);
+    }
+    // Down to the client's own packet, which the error is then about.
+    if !skb.pull_to_ipv4(f.orig_off - at, f.hlen_orig)
+        || skb.network().first().map(|b| usize::from(b & 0x0f) * 4) != Some(f.hlen_orig)
+    {
+        return Ok(Verdict::Stolen(skb.free()));
+    }
+    skb.icmp_send(i32::from(icmp_type), i32::from(code), info);
+    // The error may be shorter, but it is counted (as ip_vs does).
+    out_stats(ns, &f.c, skb.len());
+    Ok(Verdict::Stolen(skb.free()))
 }
 
 /// `ip_vs_in_icmp` / `_v6`: an ICMP error from the client's side about a connection (the
@@ -800,11 +943,21 @@ fn icmp_error(
 /// destination and the embedded source rewritten back (`ip_vs_icmp_xmit`); for the other methods
 /// the connection's transmitter forwards it as it is.
 fn in_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt) -> Result<Verdict, Skb> {
-    let (mut skb, outer, err, sport, dport, len) = match icmp_error(skb, st)? {
+    let (mut skb, outer, err, len) = match icmp_error(skb, st)? {
         Ok(e) => e,
         Err(v) => return Ok(v),
     };
     let guard = rcu::read_lock();
+    // An error about one of our tunnel packets must arrive at LOCAL_IN (addressed to us).
+    if err.tunnel_candidate && !st.ipv6 && skb.route_is_local(false) {
+        match tunnel_icmp(ns, skb, st, &outer, &err, len, &guard) {
+            Ok(v) => return Ok(v),
+            Err(s) => skb = s,
+        }
+    }
+    let Some((sport, dport)) = conn_ports(&err) else {
+        return Ok(Verdict::Accept(skb));
+    };
     // The embedded packet went virtual service -> client: its reverse is our in tuple.
     if let Some(c) = icmp_conn(ns, st, &err, sport, dport, conntab::DIR_IN, &guard) {
         // Like ip_vs, the reference goes without re-arming the timer (`__ip_vs_conn_put`).
@@ -902,9 +1055,12 @@ fn icmp_conn(
 /// embedded destination go back to the virtual address and port. `Err` gives the packet back
 /// for the normal path (not an error IPVS relates).
 fn out_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>) -> Result<Verdict, Skb> {
-    let (mut skb, outer, err, sport, dport, len) = match icmp_error(skb, st)? {
+    let (mut skb, outer, err, len) = match icmp_error(skb, st)? {
         Ok(e) => e,
         Err(v) => return Ok(v),
+    };
+    let Some((sport, dport)) = conn_ports(&err) else {
+        return Ok(Verdict::Accept(skb));
     };
     let guard = rcu::read_lock();
     // The embedded packet went client -> real server: its reply direction is our out tuple.

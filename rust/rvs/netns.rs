@@ -200,6 +200,25 @@ impl Netns {
         })
     }
 
+    /// `ip_vs_find_tunnel`: the tunnelling destination at `addr` (IPv4) with tunnel port
+    /// `tun_port` (0 for IPIP and GRE).
+    pub(crate) fn find_tunnel<'a>(
+        &'a self,
+        addr: &[u8; 4],
+        tun_port: u16,
+        guard: &'a RcuGuard,
+    ) -> Option<&'a Arc<crate::svc::Dest>> {
+        self.table.read(guard).services().iter().find_map(|svc| {
+            svc.dests(guard).iter().find(|d| {
+                d.tun_port.load(Relaxed) == tun_port
+                    && d.af == abi::AF_INET
+                    && d.addr[..4] == addr[..]
+                    && d.conn_flags.load(Relaxed) & abi::conn_flag::FWD_MASK
+                        == abi::conn_flag::TUNNEL
+            })
+        })
+    }
+
     /// `ip_vs_service_find`: the service a packet to `addr`:`port` with firewall mark `mark`
     /// belongs to: a fwmark service first, then the address service, then a port-0 one.
     pub(crate) fn find_service<'a>(

@@ -530,3 +530,20 @@ int rvs_ip_gather_frags(struct net *net, struct sk_buff *skb, __u32 user)
 		ip_send_check(ip_hdr(skb));
 	return err;
 }
+
+int rvs_skb_pull_to_ipv4(struct sk_buff *skb, unsigned int off, unsigned int hlen)
+{
+	if (!pskb_pull(skb, off))
+		return -1;
+	skb_reset_network_header(skb);
+	memset(&IPCB(skb)->opt, 0, sizeof(IPCB(skb)->opt));
+	if (!pskb_may_pull(skb, hlen))
+		return -1;
+	skb_set_transport_header(skb, hlen);
+	return 0;
+}
+
+void rvs_ipv4_update_pmtu(struct sk_buff *skb, struct net *net, __u32 mtu)
+{
+	ipv4_update_pmtu(skb, net, mtu, 0, 0);
+}

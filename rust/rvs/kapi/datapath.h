@@ -177,6 +177,13 @@ void rvs_pcpu_stats_read(const struct rvs_pcpu_stats *s, unsigned int cpu, __u64
 unsigned int rvs_next_possible_cpu(int prev);
 unsigned int rvs_nr_cpu_ids(void);
 
+/* ip_vs_in_icmp's tunnel case: pskb_pull(off), reset the network header there, clear the IPv4
+ * control block's options, make hlen bytes linear and set the transport header after them.
+ * 0, or -1 if the packet is too short. */
+int rvs_skb_pull_to_ipv4(struct sk_buff *skb, unsigned int off, unsigned int hlen);
+/* ipv4_update_pmtu() for the IPv4 header at the network header. */
+void rvs_ipv4_update_pmtu(struct sk_buff *skb, struct net *net, __u32 mtu);
+
 /* ip_vs_gather_frags(): ip_defrag with BHs off, then ip_send_check. 0: the skb is the whole
  * datagram now; otherwise it was queued or freed (NF_STOLEN). */
 int rvs_ip_gather_frags(struct net *net, struct sk_buff *skb, __u32 user);

@@ -300,6 +300,25 @@ impl Skb {
         Ok(self)
     }
 
+    /// Drops the first `off` bytes from the network header on and makes what follows the
+    /// packet's IPv4 header, `hlen` bytes long (linear, transport header after it, no IP
+    /// options state). False if the packet is too short.
+    pub(crate) fn pull_to_ipv4(&mut self, off: usize, hlen: usize) -> bool {
+        let (Ok(off), Ok(hlen)) = (u32::try_from(off), u32::try_from(hlen)) else {
+            return false;
+        };
+        // SAFETY: The skb is live and ours.
+        unsafe { bindings::rvs_skb_pull_to_ipv4(self.raw(), off, hlen) == 0 }
+    }
+
+    /// Records a path MTU of `mtu` towards the destination of the IPv4 header at the network
+    /// header (`ipv4_update_pmtu`).
+    pub(crate) fn update_pmtu_v4(&mut self, net: &Net, mtu: u32) {
+        // SAFETY: The skb is live and ours; its network header is a linear IPv4 header
+        // (`pull_to_ipv4`).
+        unsafe { bindings::rvs_ipv4_update_pmtu(self.raw(), net.as_ptr(), mtu) }
+    }
+
     /// Frees the packet (`kfree_skb`).
     pub(crate) fn free(self) -> Stolen {
         // SAFETY: The skb is ours (type invariant) and `self` is consumed.
