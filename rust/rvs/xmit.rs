@@ -396,9 +396,13 @@ fn tunnel_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) 
         )
     });
     let tun_csum = tun_flags & TUN_F_CSUM != 0;
-    let tun_remcsum = tun_flags & TUN_F_REMCSUM != 0;
-    // The encapsulation between the outer IP header and the packet.
+    // GUE's remote checksum offload applies to a packet whose checksum is still to be done:
+    // the receiver completes it from the option's offsets.
+    let tun_remcsum = tun_flags & TUN_F_REMCSUM != 0 && tun_type == TUN_GUE && skb.csum_partial();
+    // The encapsulation between the outer IP header and the packet (GUE: UDP, the GUE header
+    // and, for remote checksum offload, the private flags word and the option).
     let encap_len: u32 = match tun_type {
+        TUN_GUE if tun_remcsum => 8 + 4 + 8,
         TUN_GUE => 8 + 4,
         TUN_GRE => gre_hlen(tun_csum),
         _ => 0,
@@ -451,12 +455,15 @@ fn tunnel_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) 
         kapi::GSO_IPXIP4
     };
     gso |= match tun_type {
-        TUN_GUE if tun_csum || tun_remcsum => kapi::GSO_UDP_TUNNEL_CSUM,
+        TUN_GUE if tun_csum => kapi::GSO_UDP_TUNNEL_CSUM,
         TUN_GUE => kapi::GSO_UDP_TUNNEL,
         TUN_GRE if tun_csum => kapi::GSO_GRE_CSUM,
         TUN_GRE => kapi::GSO_GRE,
         _ => 0,
     };
+    if tun_remcsum {
+        gso |= kapi::GSO_TUNNEL_REMCSUM;
+    }
     if !skb.tunnel_offloads(gso) {
         return Verdict::Stolen(skb.free());
     }
@@ -464,24 +471,44 @@ fn tunnel_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) 
     let d = c.daddr;
     let next_protocol = match tun_type {
         TUN_GUE => {
-            // ipvs_gue_encap: UDP to the tunnel port, then a version-0 GUE header without
-            // options naming the inner protocol. (ip_vs adds the remote-checksum option for a
-            // CHECKSUM_PARTIAL packet with REMCSUM; rvs sends the full checksum instead.)
+            // ipvs_gue_encap: UDP to the tunnel port, then a version-0 GUE header naming the
+            // inner protocol; with remote checksum offload, the private flags (REMCSUM) and the
+            // option: where the inner checksum's coverage starts and where it goes, counted
+            // from the inner header.
+            let remcsum = if tun_remcsum {
+                let (start, off) = skb.partial_csum_at();
+                let Ok(start) = u16::try_from(start) else {
+                    return Verdict::Stolen(skb.free());
+                };
+                skb.remote_csum_done();
+                Some((start, start.wrapping_add(off)))
+            } else {
+                None
+            };
+            let gue_len: u32 = if remcsum.is_some() { 12 } else { 4 };
             let sport = skb.udp_flow_src_port(st.net);
-            let len = skb.len() + 12;
-            let h = skb.push_transport(12);
-            if h.len() < 12 {
+            let len = skb.len() + 8 + gue_len;
+            let h = skb.push_transport(8 + gue_len);
+            if h.len() < (8 + gue_len) as usize {
                 return Verdict::Stolen(skb.free());
             }
             h[0..2].copy_from_slice(&sport.to_be_bytes());
             h[2..4].copy_from_slice(&tun_port.to_be_bytes());
             h[4..6].copy_from_slice(&(len as u16).to_be_bytes());
             h[6..8].fill(0);
-            h[8] = 0;
+            // hlen (in words, of the options), control 0, version 0; the protocol; flags.
+            h[8] = ((gue_len - 4) >> 2) as u8;
             h[9] = next_protocol;
             h[10] = 0;
             h[11] = 0;
-            let check = tun_csum || tun_remcsum;
+            if let Some((start, at)) = remcsum {
+                // GUE_FLAG_PRIV, then GUE_PFLAG_REMCSUM and the option.
+                h[11] = 1;
+                h[12..16].copy_from_slice(&(1u32 << 31).to_be_bytes());
+                h[16..18].copy_from_slice(&start.to_be_bytes());
+                h[18..20].copy_from_slice(&at.to_be_bytes());
+            }
+            let check = tun_csum || tun_flags & TUN_F_REMCSUM != 0;
             skb.udp_set_csum(!check, &saddr, &d, outer6);
             IPPROTO_UDP
         }

@@ -547,3 +547,23 @@ void rvs_ipv4_update_pmtu(struct sk_buff *skb, struct net *net, __u32 mtu)
 {
 	ipv4_update_pmtu(skb, net, mtu, 0, 0);
 }
+
+int rvs_skb_checksum_start_offset(const struct sk_buff *skb)
+{
+	return skb_checksum_start_offset(skb);
+}
+
+__u16 rvs_skb_csum_offset(const struct sk_buff *skb)
+{
+	return skb->csum_offset;
+}
+
+bool rvs_skb_is_gso(const struct sk_buff *skb)
+{
+	return skb_is_gso(skb);
+}
+
+void rvs_skb_clear_encapsulation(struct sk_buff *skb)
+{
+	skb->encapsulation = 0;
+}

@@ -142,6 +142,12 @@ static const unsigned int RVS_SKB_GSO_UDP_TUNNEL = SKB_GSO_UDP_TUNNEL;
 static const unsigned int RVS_SKB_GSO_UDP_TUNNEL_CSUM = SKB_GSO_UDP_TUNNEL_CSUM;
 static const unsigned int RVS_SKB_GSO_GRE = SKB_GSO_GRE;
 static const unsigned int RVS_SKB_GSO_GRE_CSUM = SKB_GSO_GRE_CSUM;
+static const unsigned int RVS_SKB_GSO_TUNNEL_REMCSUM = SKB_GSO_TUNNEL_REMCSUM;
+/* skb_checksum_start_offset(), skb->csum_offset, skb_is_gso(), skb->encapsulation = 0. */
+int rvs_skb_checksum_start_offset(const struct sk_buff *skb);
+__u16 rvs_skb_csum_offset(const struct sk_buff *skb);
+bool rvs_skb_is_gso(const struct sk_buff *skb);
+void rvs_skb_clear_encapsulation(struct sk_buff *skb);
 
 /* GUE (ipvs_gue_encap): the flow's UDP source port (udp_flow_src_port). */
 __be16 rvs_udp_flow_src_port(struct net *net, struct sk_buff *skb);

@@ -36,6 +36,8 @@ pub(crate) const GSO_UDP_TUNNEL: u32 = bindings::RVS_SKB_GSO_UDP_TUNNEL;
 pub(crate) const GSO_UDP_TUNNEL_CSUM: u32 = bindings::RVS_SKB_GSO_UDP_TUNNEL_CSUM;
 pub(crate) const GSO_GRE: u32 = bindings::RVS_SKB_GSO_GRE;
 pub(crate) const GSO_GRE_CSUM: u32 = bindings::RVS_SKB_GSO_GRE_CSUM;
+/// `SKB_GSO_TUNNEL_REMCSUM`.
+pub(crate) const GSO_TUNNEL_REMCSUM: u32 = bindings::RVS_SKB_GSO_TUNNEL_REMCSUM;
 
 /// The kernel's tick counter (`jiffies`), all 64 bits: the clock of the schedulers, whose
 /// `time_before`/`time_after` work on 64-bit values (the 32-bit counter wraps five minutes after

@@ -136,6 +136,31 @@ impl Skb {
         unsafe { bindings::rvs_skb_ip_summed(self.raw()) == CHECKSUM_PARTIAL }
     }
 
+    /// For a `CHECKSUM_PARTIAL` packet: where the checksum's coverage starts, from the
+    /// current data pointer (`skb_checksum_start_offset`), and where in it the checksum goes
+    /// (`csum_offset`).
+    pub(crate) fn partial_csum_at(&self) -> (i32, u16) {
+        // SAFETY: The skb is live (type invariant).
+        unsafe {
+            (
+                bindings::rvs_skb_checksum_start_offset(self.raw()),
+                bindings::rvs_skb_csum_offset(self.raw()),
+            )
+        }
+    }
+
+    /// The checksum of a non-GSO packet is left to the receiver (GUE's remote checksum
+    /// offload): `CHECKSUM_NONE`, not an encapsulation for offloads.
+    pub(crate) fn remote_csum_done(&mut self) {
+        // SAFETY: The skb is live and ours (type invariant).
+        unsafe {
+            if !bindings::rvs_skb_is_gso(self.raw()) {
+                bindings::rvs_skb_set_ip_summed(self.raw(), CHECKSUM_NONE);
+                bindings::rvs_skb_clear_encapsulation(self.raw());
+            }
+        }
+    }
+
     /// After rewriting addresses or ports: a `CHECKSUM_COMPLETE` sum no longer holds
     /// (`CHECKSUM_NONE`, as ip_vs's NAT handlers set it).
     pub(crate) fn invalidate_complete_csum(&mut self) {
