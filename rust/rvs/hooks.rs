@@ -836,7 +836,6 @@ fn tunnel_icmp(
         };
         let hlen_ipip = usize::from(cih[0] & 0x0f) * 4;
         let raddr = [cih[16], cih[17], cih[18], cih[19]];
-        let df = cih[6] & 0x40 != 0;
         let offset2 = cih_off + hlen_ipip;
         let tun = |port: u16, ty: u8| {
             ns.find_tunnel(&raddr, port, guard)
@@ -871,6 +870,15 @@ fn tunnel_icmp(
         let (TCP | UDP | SCTP) = orig.protocol else {
             return Ok(Verdict::Accept(skb));
         };
+        // The client's flags: a non-first fragment has no ports; DF says it does path MTU
+        // discovery.
+        let Some(&[f6, f7]) = pkt.get(orig_off + 6..orig_off + 8) else {
+            return Ok(Verdict::Accept(skb));
+        };
+        if u16::from_be_bytes([f6, f7]) & 0x1fff != 0 {
+            return Ok(Verdict::Accept(skb));
+        }
+        let df = f6 & 0x40 != 0;
         let Some(ports) = pkt.get(orig.len..orig.len + 4) else {
             return Ok(Verdict::Accept(skb));
         };
