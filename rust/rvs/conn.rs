@@ -91,26 +91,17 @@ impl Conn {
         let flags = flags | conn_flags;
         bind_dest(dest, flags);
         Self {
-            af,
             daf: dest.af,
-            protocol,
-            caddr,
-            cport,
-            vaddr,
-            vport,
             daddr: dest.addr,
             dport,
-            flags_state: AtomicU64::new(u64::from(flags)),
-            in_pkts: AtomicU32::new(0),
             dest: Some(dest.clone()),
             control,
-            invalid: AtomicBool::new(false),
+            ..Self::unbound(af, protocol, caddr, cport, vaddr, vport, flags)
         }
     }
 
-    /// A `cache_bypass` connection (`ip_vs_leave`): no destination, forwarded to the packet's
-    /// own destination (`IP_VS_CONN_F_BYPASS`).
-    pub(crate) fn bypass(
+    /// A connection bound to nothing yet, in state 0.
+    fn unbound(
         af: u16,
         protocol: u8,
         caddr: [u8; 16],
@@ -129,12 +120,34 @@ impl Conn {
             vport,
             daddr: [0; 16],
             dport: 0,
-            flags_state: AtomicU64::new(u64::from(flags | conn_flag::BYPASS)),
+            flags_state: AtomicU64::new(u64::from(flags)),
             in_pkts: AtomicU32::new(0),
             dest: None,
             control: None,
             invalid: AtomicBool::new(false),
         }
+    }
+
+    /// A `cache_bypass` connection (`ip_vs_leave`): no destination, forwarded to the packet's
+    /// own destination (`IP_VS_CONN_F_BYPASS`).
+    pub(crate) fn bypass(
+        af: u16,
+        protocol: u8,
+        caddr: [u8; 16],
+        cport: u16,
+        vaddr: [u8; 16],
+        vport: u16,
+        flags: u32,
+    ) -> Self {
+        Self::unbound(
+            af,
+            protocol,
+            caddr,
+            cport,
+            vaddr,
+            vport,
+            flags | conn_flag::BYPASS,
+        )
     }
 
     /// Whether a template was invalidated.

@@ -22,7 +22,7 @@ use crate::{
         conntab::{self, Ref},
         netfilter::{HookPoint, HookState},
         rcu::{self, Guard},
-        route::{self, Route},
+        route,
         skb::{Skb, Verdict},
         HZ,
     },
@@ -929,9 +929,8 @@ fn tunnel_icmp(
         }
         // Prefer the resulting path MTU (ip_vs reads its cached route to the real server; rvs
         // looks the route up, which now carries the new MTU).
-        let d = &f.c.daddr;
         let mtu =
-            Route::v4(st.net, [d[0], d[1], d[2], d[3]], false, false).map_or(mtu, |rt| rt.mtu());
+            xmit::route_to(st.net, AF_INET, &f.c.daddr, false, false).map_or(mtu, |rt| rt.mtu());
         info = icmp::tunnel_client_mtu(mtu, f.hlen_ipip as u32, f.ulen as u32);
     }
     // Down to the client's own packet, which the error is then about.

@@ -23,6 +23,7 @@ use crate::{
     kapi::{
         self,
         netfilter::{HookPoint, HookState},
+        pernet::Net,
         route::Route,
         skb::{gre_hlen, Skb, Verdict},
     },
@@ -62,17 +63,7 @@ pub(crate) fn transmit(ns: &Netns, skb: Skb, st: &HookState<'_>, c: &Conn, p: &P
 /// `ip_vs_bypass_xmit` / `_v6` (`cache_bypass`): the packet goes on to its own destination,
 /// which must not be local.
 fn bypass_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
-    let rt = if c.af == AF_INET6 {
-        Route::v6(st.net, &c.vaddr, false, false)
-    } else {
-        Route::v4(
-            st.net,
-            [c.vaddr[0], c.vaddr[1], c.vaddr[2], c.vaddr[3]],
-            false,
-            false,
-        )
-    };
-    let Some(rt) = rt.filter(|rt| !rt.local) else {
+    let Some(rt) = route_to(st.net, c.af, &c.vaddr, false, false).filter(|rt| !rt.local) else {
         return Verdict::Stolen(skb.free());
     };
     let mtu = rt.mtu();
@@ -99,15 +90,22 @@ fn addr_of(af: u16, a: &[u8; 16]) -> Addr {
 
 /// The route to the real server (`__ip_vs_get_out_rt`/`_v6`).
 fn route(st: &HookState<'_>, c: &Conn, known_nh: bool, tunnel: bool) -> Option<Route> {
-    if c.daf == AF_INET6 {
-        Route::v6(st.net, &c.daddr, known_nh, tunnel)
+    route_to(st.net, c.daf, &c.daddr, known_nh, tunnel)
+}
+
+/// The output route to `addr` (IPv4 in its first 4 bytes) of family `af`; `known_nh` and
+/// `tunnel` as [`Route::v4`] takes them.
+pub(crate) fn route_to(
+    net: &Net,
+    af: u16,
+    addr: &[u8; 16],
+    known_nh: bool,
+    tunnel: bool,
+) -> Option<Route> {
+    if af == AF_INET6 {
+        Route::v6(net, addr, known_nh, tunnel)
     } else {
-        Route::v4(
-            st.net,
-            [c.daddr[0], c.daddr[1], c.daddr[2], c.daddr[3]],
-            known_nh,
-            tunnel,
-        )
+        Route::v4(net, [addr[0], addr[1], addr[2], addr[3]], known_nh, tunnel)
     }
 }
 

@@ -230,17 +230,28 @@ impl StatsTracker {
 pub fn write_proc_stats<W: core::fmt::Write>(out: &mut W, s: &Stats) -> core::fmt::Result {
     out.write_str("   Total Incoming Outgoing         Incoming         Outgoing\n")?;
     out.write_str("   Conns  Packets  Packets            Bytes            Bytes\n")?;
-    writeln!(
-        out,
-        "{:8X} {:8X} {:8X} {:16X} {:16X}\n",
-        s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes
-    )?;
+    write_row(out, "", totals(s), "\n")?;
     out.write_str(" Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n")?;
-    writeln!(
-        out,
-        "{:8X} {:8X} {:8X} {:16X} {:16X}",
-        s.cps, s.inpps, s.outpps, s.inbps, s.outbps
-    )
+    write_row(out, "", rates(s), "")
+}
+
+/// One line of five values as ip_vs prints them (`%8LX %8LX %8LX %16LX %16LX`), after
+/// `prefix` and with `end` before the newline.
+fn write_row<W: core::fmt::Write>(
+    out: &mut W,
+    prefix: &str,
+    [a, b, c, d, e]: [u64; 5],
+    end: &str,
+) -> core::fmt::Result {
+    writeln!(out, "{prefix}{a:8X} {b:8X} {c:8X} {d:16X} {e:16X}{end}")
+}
+
+fn totals(s: &Stats) -> [u64; 5] {
+    [s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes]
+}
+
+fn rates(s: &Stats) -> [u64; 5] {
+    [s.cps, s.inpps, s.outpps, s.inbps, s.outbps]
 }
 
 /// `/proc/net/ip_vs_stats_percpu` (`ip_vs_stats_percpu_show`): one row per possible CPU with
@@ -253,23 +264,13 @@ pub fn write_proc_stats_percpu<W: core::fmt::Write>(
 ) -> core::fmt::Result {
     out.write_str("       Total Incoming Outgoing         Incoming         Outgoing\n")?;
     out.write_str("CPU    Conns  Packets  Packets            Bytes            Bytes\n")?;
-    for (cpu, [conns, inpkts, outpkts, inbytes, outbytes]) in cpus {
-        writeln!(
-            out,
-            "{cpu:3X} {conns:8X} {inpkts:8X} {outpkts:8X} {inbytes:16X} {outbytes:16X}"
-        )?;
+    for (cpu, counters) in cpus {
+        write!(out, "{cpu:3X} ")?;
+        write_row(out, "", counters, "")?;
     }
-    writeln!(
-        out,
-        "  ~ {:8X} {:8X} {:8X} {:16X} {:16X}\n",
-        s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes
-    )?;
+    write_row(out, "  ~ ", totals(s), "\n")?;
     out.write_str("     Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n")?;
-    writeln!(
-        out,
-        "    {:8X} {:8X} {:8X} {:16X} {:16X}",
-        s.cps, s.inpps, s.outpps, s.inbps, s.outbps
-    )
+    write_row(out, "    ", rates(s), "")
 }
 
 #[cfg(test)]
