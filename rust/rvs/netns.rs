@@ -25,7 +25,7 @@ use crate::{
         proc::ProcEntry,
         rcu::RcuBox,
         sysctl::{Tree, VsVars},
-        timer::{Periodic, Tick},
+        timer::{Job, Periodic, PeriodicWork, Tick},
     },
     procfs,
     rvs_core::{abi, est::EST_INTERVAL_SECS},
@@ -39,6 +39,8 @@ pub(crate) struct Netns {
     /// The 2-second housekeeping tick (rates; lblc/lblcr expiry). First field: stopped before
     /// anything it reads goes.
     _housekeeping: Periodic<Housekeeping>,
+    /// The defence modes' 1-second work; stopped first too.
+    _defense_work: PeriodicWork<DefenseWork>,
     /// Ticks so far, for the work done every 30th tick.
     ticks: AtomicU32,
     /// `/proc/net/ip_vs*` (`/proc/net/rvs*` beside ip_vs). Dropped before the rest, so no reader
@@ -92,7 +94,8 @@ impl NetState for Netns {
             ticks: AtomicU32::new(0),
             defense <- Defense::new(),
             // Last: it may tick as soon as it starts (it finds no state until init is done).
-            _housekeeping: Periodic::start(net, crate::kapi::HZ)?,
+            _housekeeping: Periodic::start(net, EST_INTERVAL_SECS * crate::kapi::HZ)?,
+            _defense_work: PeriodicWork::start(net, crate::kapi::HZ)?,
         }? Error)
     }
 }
@@ -264,25 +267,20 @@ impl Netns {
     }
 }
 
-/// The namespace's 1-second tick: the defence modes (ip_vs's `defense_work`), every other tick
-/// the rate estimator (`ip_vs_estimation_kthread`'s work) for the namespace, its services and
-/// their destinations unless `run_estimation` is 0, and every 60 s the expiry of `lblc`/`lblcr`
-/// entries (their `CHECK_EXPIRE_INTERVAL` timers).
+/// The namespace's 2-second tick: the rate estimator (`ip_vs_estimation_kthread`'s work) for
+/// the namespace, its services and their destinations unless `run_estimation` is 0, and every
+/// 60 s the expiry of `lblc`/`lblcr` entries (their `CHECK_EXPIRE_INTERVAL` timers).
 struct Housekeeping;
 
 /// Ticks between two `lblc`/`lblcr` expiry runs (60 s).
-const EXPIRE_TICKS: u32 = 60;
+const EXPIRE_TICKS: u32 = 30;
 
 impl Tick for Housekeeping {
     fn tick(net: &Net) {
         let Some(ns) = Netns::of(net) else { return };
-        if ns.defense.update(&ns.vars) {
-            ns.defense.drop_entries(&ns.conns);
-        }
-        let tick = ns.ticks.fetch_add(1, Relaxed).wrapping_add(1);
         let guard = crate::kapi::rcu::read_lock();
         let services = ns.table.read(&guard).services();
-        if tick % EST_INTERVAL_SECS == 0 && ns.vars().run_estimation() != 0 {
+        if ns.vars().run_estimation() != 0 {
             ns.stats.estimate();
             for svc in services {
                 svc.stats.estimate();
@@ -291,6 +289,7 @@ impl Tick for Housekeeping {
                 }
             }
         }
+        let tick = ns.ticks.fetch_add(1, Relaxed).wrapping_add(1);
         if tick % EXPIRE_TICKS == 0 {
             let now = crate::kapi::jiffies64();
             let (lblc, lblcr) = (ns.vars.lblc_expiration(), ns.vars.lblcr_expiration());
@@ -299,6 +298,19 @@ impl Tick for Housekeeping {
                 s.set_expiration(lblc, lblcr);
                 s.check_expire(now);
             }
+        }
+    }
+}
+
+/// The namespace's defence work, every second in process context (ip_vs's `defense_work` on
+/// `system_long_wq`: `si_meminfo` takes locks a softirq must not).
+struct DefenseWork;
+
+impl Job for DefenseWork {
+    fn run(net: &Net) {
+        let Some(ns) = Netns::of(net) else { return };
+        if ns.defense.update(&ns.vars) {
+            ns.defense.drop_entries(&ns.conns);
         }
     }
 }

@@ -567,3 +567,23 @@ void rvs_skb_clear_encapsulation(struct sk_buff *skb)
 {
 	skb->encapsulation = 0;
 }
+
+void rvs_delayed_work_init(struct delayed_work *w, void (*fn)(struct work_struct *))
+{
+	INIT_DELAYED_WORK(w, fn);
+}
+
+void rvs_delayed_work_queue(struct delayed_work *w, unsigned long delay)
+{
+	queue_delayed_work(system_long_wq, w, delay);
+}
+
+void rvs_delayed_work_cancel_sync(struct delayed_work *w)
+{
+	cancel_delayed_work_sync(w);
+}
+
+struct delayed_work *rvs_to_delayed_work(struct work_struct *w)
+{
+	return to_delayed_work(w);
+}

@@ -13,6 +13,7 @@
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
 #include <linux/timer.h>
+#include <linux/workqueue.h>
 #include <linux/types.h>
 #include <net/ip.h>
 
@@ -69,6 +70,13 @@ extern const struct nf_hook_ops rvs_hook_ops6[6];
 static const unsigned int RVS_HOOK_OPS_COUNT = 6;
 
 void rvs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *));
+
+/* Delayed work on system_long_wq (ip_vs's defense_work): INIT_DELAYED_WORK, queue_delayed_work,
+ * cancel_delayed_work_sync (which also stops a work that requeues itself), to_delayed_work. */
+void rvs_delayed_work_init(struct delayed_work *w, void (*fn)(struct work_struct *));
+void rvs_delayed_work_queue(struct delayed_work *w, unsigned long delay);
+void rvs_delayed_work_cancel_sync(struct delayed_work *w);
+struct delayed_work *rvs_to_delayed_work(struct work_struct *w);
 
 /* NF_HOOK(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL, skb_dst(skb)->dev, dst_output). */
 int rvs_local_out_hook(int pf, struct net *net, struct sk_buff *skb);

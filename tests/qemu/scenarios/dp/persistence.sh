@@ -253,10 +253,17 @@ dpd ipvsadm -D -t "$tsvc"
 # /proc/net/ip_vs_stats_percpu: ip_vs's layout, one row per possible CPU, and the rows add up to
 # the totals line (ip_vs's totals come from its estimator, so they may lag the rows by a tick).
 percpu_sums() {
-    awk 'NR > 2 && $1 != "~" && NF == 6 { for (i = 2; i <= 6; i++) s[i] += strtonum("0x" $i); n++ }
-         $1 == "~" { t = sprintf("%d %d %d %d %d", strtonum("0x" $2), strtonum("0x" $3),
-                     strtonum("0x" $4), strtonum("0x" $5), strtonum("0x" $6)) }
-         END { printf "%d|%d %d %d %d %d|%s\n", n, s[2], s[3], s[4], s[5], s[6], t }' <<<"$1"
+    python3 -c '
+import sys
+rows, sums, total = 0, [0] * 5, ""
+for line in sys.argv[1].splitlines()[2:]:
+    f = line.split()
+    if len(f) == 6 and f[0] == "~":
+        total = " ".join(str(int(v, 16)) for v in f[1:])
+    elif len(f) == 6 and all(c in "0123456789ABCDEF" for c in "".join(f)):
+        rows += 1
+        sums = [a + int(v, 16) for a, v in zip(sums, f[1:])]
+print("%d|%s|%s" % (rows, " ".join(map(str, sums)), total))' "$1"
 }
 possible=$(dpd python3 -c "
 r = open('/sys/devices/system/cpu/possible').read().strip()
