@@ -9,14 +9,19 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 
-use kernel::sync::Arc;
+use kernel::{
+    alloc::{flags::GFP_ATOMIC, KBox},
+    sync::Arc,
+};
 
 use crate::{
     kapi::conntab::{self, Key, Ref, Timed},
     rvs_core::{
         abi::{conn_flag, AF_INET6},
+        hash::jhash,
         proto::{
             sctp::{SctpEvent, SctpState},
+            sip::PEDATA_MAXLEN,
             tcp::{TcpFlags, TcpState, TcpStateTable},
             Activity, Direction, Transition,
         },
@@ -66,6 +71,62 @@ pub(crate) struct Conn {
     /// A template whose destination became unavailable: lookups ignore it and a new template
     /// for the same client takes its place (ip_vs re-keys it with ports 0xffff).
     invalid: AtomicBool,
+    /// A persistence-engine template's data (`pe_data`: the SIP Call-ID).
+    pub(crate) pe: Option<KBox<PeData>>,
+}
+
+/// A persistence engine's data for a template (`pe_data`, at most `IP_VS_PEDATA_MAXLEN`).
+pub(crate) struct PeData {
+    len: u8,
+    data: [u8; PEDATA_MAXLEN],
+}
+
+impl PeData {
+    /// A copy of `bytes` (at most 255 of them), allocated on the packet path.
+    pub(crate) fn new(bytes: &[u8]) -> Option<KBox<Self>> {
+        let len = u8::try_from(bytes.len()).ok()?;
+        let mut data = [0u8; PEDATA_MAXLEN];
+        data.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        KBox::new(Self { len, data }, GFP_ATOMIC).ok()
+    }
+
+    /// The data.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.data.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+/// The key of a persistence-engine template for client network `snet`, the virtual service
+/// and the engine's data. ip_vs hashes the data alone and compares every field on lookup; rvs's
+/// fixed-size keys carry a 128-bit digest of the client network and the data, keyed with the
+/// namespace's random seeds, in place of the client address, and the lookup still compares the
+/// real fields ([`Conn::pe_matches`]).
+pub(crate) fn pe_key(
+    seeds: &[u32; 4],
+    af: u16,
+    protocol: u8,
+    snet: &[u8; 16],
+    data: &[u8],
+    vaddr: &[u8; 16],
+    vport: u16,
+) -> Key {
+    let mut input = [0u8; 16 + PEDATA_MAXLEN];
+    input[..16].copy_from_slice(snet);
+    let n = data.len().min(PEDATA_MAXLEN);
+    input[16..16 + n].copy_from_slice(&data[..n]);
+    let mut digest = [0u8; 16];
+    for (chunk, seed) in digest.chunks_exact_mut(4).zip(seeds) {
+        chunk.copy_from_slice(&jhash(&input[..16 + n], *seed).to_ne_bytes());
+    }
+    key(
+        af,
+        protocol,
+        conntab::DIR_PE_TEMPLATE,
+        &digest,
+        0,
+        vaddr,
+        vport,
+    )
 }
 
 impl Conn {
@@ -125,6 +186,7 @@ impl Conn {
             dest: None,
             control: None,
             invalid: AtomicBool::new(false),
+            pe: None,
         }
     }
 
@@ -148,6 +210,18 @@ impl Conn {
             vport,
             flags | conn_flag::BYPASS,
         )
+    }
+
+    /// A template carrying persistence-engine data.
+    pub(crate) fn with_pe(mut self, pe: KBox<PeData>) -> Self {
+        self.pe = Some(pe);
+        self
+    }
+
+    /// `ip_vs_sip_ct_match`'s comparison: this template is for client network `snet` and the
+    /// engine data `data` (the virtual service and protocol are in the key).
+    pub(crate) fn pe_matches(&self, snet: &[u8; 16], data: &[u8]) -> bool {
+        self.caddr == *snet && self.pe.as_ref().is_some_and(|pe| pe.bytes() == data)
     }
 
     /// Whether a template was invalidated.

@@ -64,6 +64,7 @@ impl DoIt for SetCmd {
         match command {
             cmd::FLUSH => {
                 ctl.flush(netns.table())?;
+                netns.set_conn_out(ctl.has_pe());
                 return ctl.sync_hooks(req.net());
             }
             cmd::SET_CONFIG => {
@@ -101,7 +102,7 @@ impl DoIt for SetCmd {
             }
             _ => None,
         };
-        match (command, dest) {
+        let r = match (command, dest) {
             (cmd::NEW_SERVICE, _) => {
                 ctl.add_service(&svc, netns.table())?;
                 if svc.af == abi::AF_INET6 {
@@ -125,7 +126,9 @@ impl DoIt for SetCmd {
             (cmd::DEL_DEST, Some(d)) => ctl.del_dest(&key, &d),
             (cmd::ZERO, _) => ctl.zero(Some(&key)),
             _ => Err(EINVAL),
-        }
+        };
+        netns.set_conn_out(ctl.has_pe());
+        r
     }
 }
 

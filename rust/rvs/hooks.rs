@@ -12,18 +12,18 @@
 
 use core::sync::atomic::Ordering::Relaxed;
 
-use kernel::sync::Arc;
+use kernel::{alloc::KBox, sync::Arc};
 
 use crate::kapi::conntab::Timed;
 
 use crate::{
-    conn::{self, Conn, IP, SCTP, TCP, UDP},
+    conn::{self, Conn, PeData, IP, SCTP, TCP, UDP},
     kapi::{
         conntab::{self, Ref},
         netfilter::{HookPoint, HookState},
         rcu::{self, Guard},
         route,
-        skb::{Skb, Verdict},
+        skb::{Skb, Stolen, Verdict},
         HZ,
     },
     netns::Netns,
@@ -34,7 +34,14 @@ use crate::{
             icmp::{self, IcmpClass, IcmpNat},
             Addr, Af, Iph, HDR_ICMP,
         },
-        proto::{sctp, sctp::SctpEvent, tcp, tcp::TcpFlags, Direction},
+        proto::{
+            sctp,
+            sctp::SctpEvent,
+            sip::{self, PEDATA_MAXLEN},
+            tcp,
+            tcp::TcpFlags,
+            Direction,
+        },
         sched,
     },
     svc::{Dest, Service},
@@ -393,7 +400,7 @@ fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Schedul
     }
     let conf = *svc.conf(guard);
     if conf.flags & svc_flag::PERSISTENT != 0 {
-        return sched_persist(ns, p, &svc, &conf, guard);
+        return sched_persist(ns, skb, p, &svc, &conf, guard);
     }
     if svc.key.fwmark == 0 && p.dport != svc.key.port {
         return Scheduled::Leave(svc);
@@ -448,28 +455,126 @@ fn pick(ns: &Netns, svc: &Service, p: &Pkt) -> Option<Arc<Dest>> {
     s.pick(&pkt, now)
 }
 
-/// `ip_vs_sched_persist`.
-fn sched_persist(
-    ns: &Netns,
-    p: &Pkt,
-    svc: &Arc<Service>,
-    conf: &crate::svc::SvcConf,
-    guard: &Guard,
-) -> Scheduled {
-    // The client's network: the address masked with the service's netmask (IPv6: prefix).
-    let mut snet = p.saddr;
-    if p.af == AF_INET6 {
-        let plen = conf.netmask.min(128) as usize;
+/// The client's network: `addr` masked with the service's netmask (IPv6: prefix length).
+fn client_net(af: u16, addr: &[u8; 16], netmask: u32) -> [u8; 16] {
+    let mut snet = *addr;
+    if af == AF_INET6 {
+        let plen = netmask.min(128) as usize;
         for (i, b) in snet.iter_mut().enumerate() {
             let bits = plen.saturating_sub(i * 8).min(8);
             *b &= (0xffu16 << (8 - bits)) as u8;
         }
     } else {
-        let m = conf.netmask.to_ne_bytes();
-        for (b, m) in snet.iter_mut().zip(m) {
+        for (b, m) in snet.iter_mut().zip(netmask.to_ne_bytes()) {
             *b &= m;
         }
     }
+    snet
+}
+
+/// A template's key: the plain one, or with persistence-engine data its digest key.
+fn template_key(
+    ns: &Netns,
+    af: u16,
+    protocol: u8,
+    snet: &[u8; 16],
+    pe: Option<&PeData>,
+    vaddr: &[u8; 16],
+    vport: u16,
+) -> conntab::Key {
+    match pe {
+        Some(pe) => conn::pe_key(ns.pe_seeds(), af, protocol, snet, pe.bytes(), vaddr, vport),
+        None => conn::key(af, protocol, conntab::DIR_TEMPLATE, snet, 0, vaddr, vport),
+    }
+}
+
+/// `ip_vs_sip_ct_match` for engine templates (the digest key found it; the fields decide).
+fn pe_matches(ct: &Conn, snet: &[u8; 16], pe: Option<&PeData>) -> bool {
+    pe.map_or(true, |pe| ct.pe_matches(snet, pe.bytes()))
+}
+
+/// `ip_vs_check_template`: the template's destination is still there and, with
+/// `expire_quiescent_template`, not quiescent, and (for `cdest`) is `cdest`; else the template
+/// is invalidated.
+fn check_template(ns: &Netns, ct: &Conn, cdest: Option<&Arc<Dest>>) -> bool {
+    if ct.is_invalid() {
+        return false;
+    }
+    let vars = ns.vars();
+    let ok = ct.dest.as_ref().is_some_and(|d| {
+        d.available.load(Relaxed)
+            && !(vars.expire_quiescent_template() != 0 && d.weight.load(Relaxed) == 0)
+            && cdest.map_or(true, |c| Arc::ptr_eq(c, d))
+    });
+    if !ok {
+        ct.invalidate();
+    }
+    ok
+}
+
+/// Puts a new template in the table, in the place of an invalidated one (or, for an engine
+/// template, of one whose digest collides).
+fn insert_template(
+    ns: &Netns,
+    t: Conn,
+    pe: Option<KBox<PeData>>,
+    tkey: &conntab::Key,
+    timeout: u32,
+    guard: &Guard,
+) -> Option<Ref<Conn>> {
+    let snet = t.caddr;
+    let mut id = [0u8; PEDATA_MAXLEN];
+    let idlen = pe.as_ref().map_or(0, |pe| pe.bytes().len());
+    if let Some(pe) = &pe {
+        id[..idlen].copy_from_slice(pe.bytes());
+    }
+    let engine = pe.is_some();
+    let t = match pe {
+        Some(pe) => t.with_pe(pe),
+        None => t,
+    };
+    ns.conns()
+        .insert_replacing(t, tkey, timeout, guard, |old| {
+            old.is_invalid() || (engine && !old.pe_matches(&snet, &id[..idlen]))
+        })
+        .ok()
+}
+
+/// `ip_vs_sip_fill_param`: the Call-ID of a UDP datagram for a `--pe sip` service. `None`
+/// (not UDP, no payload, no Call-ID) fails the packet's scheduling.
+fn sip_callid(skb: &mut Skb, p: &Pkt) -> Option<KBox<PeData>> {
+    if p.icmp || p.protocol != UDP {
+        return None;
+    }
+    let dataoff = p.l4off + 8;
+    let len = skb.len() as usize;
+    if dataoff >= len || !skb.pull(len) {
+        return None;
+    }
+    let data = skb.network().get(dataoff..len)?;
+    let (off, n) = sip::call_id(data)?;
+    PeData::new(data.get(off..off + n)?)
+}
+
+/// `ip_vs_sched_persist`.
+fn sched_persist(
+    ns: &Netns,
+    skb: &mut Skb,
+    p: &Pkt,
+    svc: &Arc<Service>,
+    conf: &crate::svc::SvcConf,
+    guard: &Guard,
+) -> Scheduled {
+    let snet = client_net(p.af, &p.saddr, conf.netmask);
+    // A persistence engine (SIP) keys the template on its data too; a packet it cannot read
+    // is dropped (`ip_vs_conn_fill_param_persist` failing: `*ignored = -1`).
+    let pe = match conf.pe {
+        Some(_) => match sip_callid(skb, p) {
+            Some(pe) => Some(pe),
+            None => return Scheduled::Drop,
+        },
+        None => None,
+    };
     let (protocol, vaddr, vport) = if p.dport == svc.key.port {
         (
             p.protocol,
@@ -483,29 +588,11 @@ fn sched_persist(
     } else {
         (p.protocol, p.daddr, 0)
     };
-    let tkey = conn::key(
-        p.af,
-        protocol,
-        conntab::DIR_TEMPLATE,
-        &snet,
-        0,
-        &vaddr,
-        vport,
-    );
-    let vars = ns.vars();
-    let found = ns.conns().lookup(&tkey, guard).filter(|ct| {
-        if ct.is_invalid() {
-            return false;
-        }
-        let ok = ct.dest.as_ref().is_some_and(|d| {
-            d.available.load(Relaxed)
-                && !(vars.expire_quiescent_template() != 0 && d.weight.load(Relaxed) == 0)
-        });
-        if !ok {
-            ct.invalidate();
-        }
-        ok
-    });
+    let tkey = template_key(ns, p.af, protocol, &snet, pe.as_deref(), &vaddr, vport);
+    let found = ns
+        .conns()
+        .lookup(&tkey, guard)
+        .filter(|ct| pe_matches(ct, &snet, pe.as_deref()) && check_template(ns, ct, None));
     let ct = match found {
         Some(ct) => ct,
         None => {
@@ -529,12 +616,9 @@ fn sched_persist(
                 &dest,
                 None,
             );
-            match ns
-                .conns()
-                .insert_replacing(t, &tkey, conf.timeout, guard, |old| old.is_invalid())
-            {
-                Ok(ct) => ct,
-                Err(_) => return Scheduled::Drop,
+            match insert_template(ns, t, pe, &tkey, conf.timeout, guard) {
+                Some(ct) => ct,
+                None => return Scheduled::Drop,
             }
         }
     };
@@ -670,9 +754,91 @@ pub(crate) fn out_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
         p.dport,
     );
     let Some(c) = ns.conns().lookup(&key, &guard) else {
+        // A request a real server started (the SIP engine's `conn_out`, UDP only; also the
+        // replies of a one-packet service).
+        if ns.conn_out() && p.protocol == UDP && st.hook != HookPoint::LocalIn {
+            match rs_conn_out(ns, &mut skb, &p, &guard) {
+                Some(Out::Kept(c)) => return handle_response(ns, skb, st, &p, c, &guard),
+                Some(Out::OnePacket(c)) => {
+                    let v = match respond(ns, skb, st, &p, &c) {
+                        Ok(skb) => Verdict::Accept(skb),
+                        Err(stolen) => Verdict::Stolen(stolen),
+                    };
+                    c.unlinked();
+                    return v;
+                }
+                None => {}
+            }
+        }
         return no_conn_out(ns, skb, st, &p, &guard);
     };
     handle_response(ns, skb, st, &p, c, &guard)
+}
+
+/// A connection `rs_conn_out` made.
+enum Out {
+    Kept(Ref<Conn>),
+    OnePacket(Conn),
+}
+
+/// `__ip_vs_rs_conn_out` + `ip_vs_new_conn_out`: a packet from a real server of a `--pe sip`
+/// service to a client, matching no connection, gets a connection (under a template for the
+/// client's network and the Call-ID when the service is persistent) so that it is answered
+/// from the virtual service and the client's replies reach that real server.
+fn rs_conn_out(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Option<Out> {
+    let (svc, dest) = ns.find_real_service(p.af, p.protocol, &p.saddr, p.sport, guard)?;
+    let conf = *svc.conf(guard);
+    conf.pe?;
+    // Fwmark services and port-0 services or destinations: the virtual port is unknown.
+    if svc.key.fwmark != 0 || svc.key.port == 0 || p.sport == 0 {
+        return None;
+    }
+    let (vaddr, vport) = (svc.key.addr, svc.key.port);
+    let control = if conf.flags & svc_flag::PERSISTENT != 0 {
+        let snet = client_net(p.af, &p.daddr, conf.netmask);
+        let pe = sip_callid(skb, p)?;
+        let tkey = template_key(ns, p.af, p.protocol, &snet, Some(&pe), &vaddr, vport);
+        let found = ns
+            .conns()
+            .lookup(&tkey, guard)
+            .filter(|ct| ct.pe_matches(&snet, pe.bytes()) && check_template(ns, ct, Some(dest)));
+        let ct = match found {
+            Some(ct) => ct,
+            None => {
+                let t = Conn::bound(
+                    p.af,
+                    p.protocol,
+                    snet,
+                    0,
+                    vaddr,
+                    vport,
+                    p.sport,
+                    conn_flag::TEMPLATE,
+                    dest,
+                    None,
+                );
+                insert_template(ns, t, Some(pe), &tkey, conf.timeout, guard)?
+            }
+        };
+        let control = ct.clone_ref();
+        ct.put();
+        Some(control)
+    } else {
+        None
+    };
+    let ops = conf.flags & svc_flag::ONEPACKET != 0;
+    let flags = if ops { conn_flag::ONE_PACKET } else { 0 };
+    let c = Conn::bound(
+        p.af, p.protocol, p.daddr, p.dport, vaddr, vport, p.sport, flags, dest, control,
+    );
+    conn_stats(ns, svc, dest);
+    if ops {
+        return Some(Out::OnePacket(c));
+    }
+    match new_conn(ns, c) {
+        Scheduled::Conn(c) => Some(Out::Kept(c)),
+        _ => None,
+    }
 }
 
 /// `ip_vs_out_hook` for a packet that matched no connection: with `nat_icmp_send`, a packet
@@ -705,33 +871,44 @@ fn no_conn_out(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, guard: &Gu
 /// `handle_response`: a reply of a real server.
 fn handle_response(
     ns: &Netns,
-    mut skb: Skb,
+    skb: Skb,
     st: &HookState<'_>,
     p: &Pkt,
     c: Ref<Conn>,
     guard: &Guard,
 ) -> Verdict {
-    if c.fwd() == conn_flag::MASQ {
-        if !xmit::snat(&mut skb, &c, p) {
+    let skb = match respond(ns, skb, st, p, &c) {
+        Ok(skb) => skb,
+        Err(stolen) => {
             c.put();
-            return Verdict::Stolen(skb.free());
+            return Verdict::Stolen(stolen);
+        }
+    };
+    if let Some(t) = set_state(ns, &c, p, Direction::Output, guard) {
+        c.set_timeout(t);
+    }
+    c.put();
+    Verdict::Accept(skb)
+}
+
+/// `handle_response`'s rewriting and counting: NAT back to the virtual address and port
+/// (re-routed as a local packet with `snat_reroute`), the output statistics, the marks.
+fn respond(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, c: &Conn) -> Result<Skb, Stolen> {
+    if c.fwd() == conn_flag::MASQ {
+        if !xmit::snat(&mut skb, c, p) {
+            return Err(skb.free());
         }
         if ns.vars().snat_reroute() != 0
             && st.hook != HookPoint::LocalIn
             && !skb.route_me_harder(st.net, st.ipv6)
         {
-            c.put();
-            return Verdict::Stolen(skb.free());
+            return Err(skb.free());
         }
     }
-    out_stats(ns, &c, skb.len());
-    if let Some(t) = set_state(ns, &c, p, Direction::Output, guard) {
-        c.set_timeout(t);
-    }
+    out_stats(ns, c, skb.len());
     skb.set_ipvs_property();
     skb.notrack();
-    c.put();
-    Verdict::Accept(skb)
+    Ok(skb)
 }
 
 /// An ICMP error IPVS relates to a connection, parsed (`ip_vs_out_icmp`'s and

@@ -4,7 +4,7 @@
 //! loses it when it goes away: services, connections and settings of one namespace are never
 //! visible from another.
 
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 
 use kernel::{
     c_str,
@@ -66,6 +66,17 @@ pub(crate) struct Netns {
     /// The defence modes' state.
     #[pin]
     defense: Defense,
+    /// The persistence engines' namespace state.
+    pe: PeState,
+}
+
+/// What the persistence engines keep per namespace.
+struct PeState {
+    /// Seeds of the engine template digests (`conn::pe_key`).
+    seeds: [u32; 4],
+    /// Some service has a persistence engine that creates connections for real-server-started
+    /// packets (ip_vs's `conn_out_counter`: the SIP engine's `conn_out`).
+    conn_out: AtomicBool,
 }
 
 static PERNET: Pernet<Netns> = Pernet::new();
@@ -93,6 +104,10 @@ impl NetState for Netns {
             _proc: ProcFiles::create(net)?,
             ticks: AtomicU32::new(0),
             defense <- Defense::new(),
+            pe: PeState {
+                seeds: [(); 4].map(|()| crate::kapi::random_u32_below(u32::MAX)),
+                conn_out: AtomicBool::new(false),
+            },
             // Last: it may tick as soon as it starts (it finds no state until init is done).
             _housekeeping: Periodic::start(net, EST_INTERVAL_SECS * crate::kapi::HZ)?,
             _defense_work: PeriodicWork::start(net, crate::kapi::HZ)?,
@@ -264,6 +279,46 @@ impl Netns {
     /// The defence modes.
     pub(crate) fn defense(&self) -> &Defense {
         &self.defense
+    }
+
+    /// Seeds of the persistence-engine template digests.
+    pub(crate) fn pe_seeds(&self) -> &[u32; 4] {
+        &self.pe.seeds
+    }
+
+    /// Whether real-server-started packets may create connections (a service with the SIP
+    /// engine exists).
+    pub(crate) fn conn_out(&self) -> bool {
+        self.pe.conn_out.load(Relaxed)
+    }
+
+    /// Records whether a service with a persistence engine exists (the control plane, after
+    /// each service change).
+    pub(crate) fn set_conn_out(&self, on: bool) {
+        self.pe.conn_out.store(on, Relaxed);
+    }
+
+    /// `ip_vs_find_real_service`: the first service and destination whose real server is
+    /// `addr`:`port` for `protocol` (or a fwmark service's).
+    pub(crate) fn find_real_service<'a>(
+        &'a self,
+        af: u16,
+        protocol: u8,
+        addr: &[u8; 16],
+        port: u16,
+        guard: &'a RcuGuard,
+    ) -> Option<(&'a Arc<Service>, &'a Arc<crate::svc::Dest>)> {
+        let alen = if af == abi::AF_INET6 { 16 } else { 4 };
+        self.table.read(guard).services().iter().find_map(|svc| {
+            if svc.key.protocol != u16::from(protocol) && svc.key.fwmark == 0 {
+                return None;
+            }
+            let d = svc
+                .dests(guard)
+                .iter()
+                .find(|d| d.port == port && d.af == af && d.addr[..alen] == addr[..alen])?;
+            Some((svc, d))
+        })
     }
 }
 

@@ -230,7 +230,15 @@ fn show_conns(net: &Net, out: &mut SeqFile<'_>, sync: bool) -> Result {
             };
             writeln!(out, "{origin:<6} {secs:7}")
         } else {
-            writeln!(out, "{secs:7}")
+            // A persistence-engine template: " PENAME PEDATA" (the Call-ID, as it came).
+            match &c.pe {
+                Some(pe) => {
+                    let _ = write!(out, "{secs:7} sip ");
+                    out.write_bytes(pe.bytes());
+                    writeln!(out)
+                }
+                None => writeln!(out, "{secs:7}"),
+            }
         };
     });
     Ok(())

@@ -371,6 +371,11 @@ impl Ctl {
         }
     }
 
+    /// Whether a service has a persistence engine (ip_vs's `conn_out_counter` is not 0).
+    pub(crate) fn has_pe(&self) -> bool {
+        self.entries.iter().any(|e| e.conf.pe.is_some())
+    }
+
     /// Registers the hooks of each family that has a service and unregisters the others
     /// (after every service change, like `ip_vs_register_hooks`/`ip_vs_unregister_hooks`).
     /// Unregistering waits until no hook runs.

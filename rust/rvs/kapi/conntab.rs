@@ -50,6 +50,9 @@ pub(crate) const DIR_IN: u8 = 0;
 pub(crate) const DIR_OUT: u8 = 1;
 /// The direction byte of a persistence template's tuple.
 pub(crate) const DIR_TEMPLATE: u8 = 2;
+/// A persistence-engine template: its addresses are a digest of the client network and the
+/// engine's data (see `conn::pe_key`).
+pub(crate) const DIR_PE_TEMPLATE: u8 = 3;
 
 /// What an entry of the table holds.
 pub(crate) trait Timed: Sized + Send + Sync + 'static {

@@ -29,6 +29,14 @@ pub(crate) struct SeqFile<'a> {
     _call: PhantomData<&'a ()>,
 }
 
+impl SeqFile<'_> {
+    /// Writes bytes as they are (`seq_write`), for data that need not be UTF-8.
+    pub(crate) fn write_bytes(&mut self, b: &[u8]) {
+        // SAFETY: As in `write_str`.
+        unsafe { bindings::seq_write(self.seq, b.as_ptr().cast(), b.len()) };
+    }
+}
+
 impl core::fmt::Write for SeqFile<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         // SAFETY: `seq` is valid for the call (type invariant). `seq_write` copies at most the

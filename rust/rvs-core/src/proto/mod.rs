@@ -14,6 +14,7 @@
 
 pub mod icmp;
 pub mod sctp;
+pub mod sip;
 pub mod tcp;
 pub mod udp;
 
