@@ -4,7 +4,7 @@
 # "fragmentation needed" lowers the client's) and UDP (1,000 bytes) services with two real
 # servers: every connection's bytes intact both ways, the servers alternate, and the real server
 # saw the client's address. The real servers decapsulate with the kernel's own fou (GUE port
-# 6080) and gre0 devices.
+# 6080) and GRE devices (gre0; for checksummed GRE one with icsum).
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 300
 . tests/qemu/lib.sh
@@ -28,6 +28,15 @@ declare -A opts=(
 )
 count=4
 for kind in gue gue-csum gue-remcsum gre gre-csum; do
+    if [ $kind = gre-csum ]; then
+        # A GRE device takes only packets whose checksum flag matches its own (ip_tunnel_rcv),
+        # so checksummed GRE needs a device with icsum (the fallback gre0 has none).
+        for ((i = 1; i <= DP_NRS; i++)); do
+            ip -n "rs$i" link add gre1 type gre local "${DP_RIPS[i]}" icsum
+            ip -n "rs$i" link set gre1 up
+            ip netns exec "rs$i" sysctl -qw net.ipv4.conf.gre1.rp_filter=0
+        done
+    fi
     dpd ipvsadm -C
     for opt in -t -u; do
         dpd ipvsadm -A $opt "$DP_VSVC" -s rr
