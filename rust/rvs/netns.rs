@@ -298,8 +298,9 @@ impl Netns {
         self.pe.conn_out.store(on, Relaxed);
     }
 
-    /// `ip_vs_find_real_service`: the first service and destination whose real server is
-    /// `addr`:`port` for `protocol` (or a fwmark service's).
+    /// `ip_vs_find_real_service`: the first service and NAT destination whose real server is
+    /// `addr`:`port` for `protocol` (or a fwmark service's). ip_vs looks in its hash of real
+    /// servers, where NAT destinations are by port (tunnels by tunnel port, DR not at all).
     pub(crate) fn find_real_service<'a>(
         &'a self,
         af: u16,
@@ -313,10 +314,12 @@ impl Netns {
             if svc.key.protocol != u16::from(protocol) && svc.key.fwmark == 0 {
                 return None;
             }
-            let d = svc
-                .dests(guard)
-                .iter()
-                .find(|d| d.port == port && d.af == af && d.addr[..alen] == addr[..alen])?;
+            let d = svc.dests(guard).iter().find(|d| {
+                d.port == port
+                    && d.af == af
+                    && d.addr[..alen] == addr[..alen]
+                    && d.conn_flags.load(Relaxed) & abi::conn_flag::FWD_MASK == abi::conn_flag::MASQ
+            })?;
             Some((svc, d))
         })
     }
