@@ -31,11 +31,11 @@ use core::{
 };
 
 use kernel::{
-    alloc::{
-        flags::{GFP_ATOMIC, GFP_KERNEL},
-        KBox,
+    alloc::{flags::GFP_KERNEL, KBox},
+    error::{
+        code::{EEXIST, ENOMEM},
+        to_result, Error, Result,
     },
-    error::{code::EEXIST, to_result, Error, Result},
     types::Opaque,
 };
 
@@ -81,7 +81,13 @@ struct Entry<T> {
 struct Inner {
     ht: Opaque<bindings::rhashtable>,
     count: AtomicUsize,
+    /// The entries' slab cache (sized for `Entry<T>`, so an entry costs its own size, not the
+    /// next kmalloc bucket's).
+    cache: NonNull<bindings::kmem_cache>,
 }
+
+/// Numbers the tables' slab caches, whose names must differ (one table per namespace).
+static CACHES: AtomicUsize = AtomicUsize::new(0);
 
 /// A connection table.
 ///
@@ -197,13 +203,28 @@ impl<T: Timed> Entry<T> {
     ///
     /// Only `call_rcu` calls it, with the `rcu` field of an entry unlinked by `try_unlink`.
     unsafe extern "C" fn free(head: *mut bindings::callback_head) {
-        // SAFETY: `head` is the `rcu` field of a boxed entry nobody refers to any more.
+        // SAFETY: `head` is the `rcu` field of an entry nobody refers to any more.
         unsafe {
             let e = head
                 .cast::<u8>()
                 .sub(offset_of!(Entry<T>, rcu))
                 .cast::<Self>();
-            drop(KBox::from_raw(e));
+            Self::release(e);
+        }
+    }
+
+    /// Drops the entry in place and gives its object back to the table's cache.
+    ///
+    /// # Safety
+    ///
+    /// `e` is an initialised entry from its table's cache that nothing uses any more; the
+    /// table's `Inner` is still alive (tables wait for RCU frees before going).
+    unsafe fn release(e: *mut Self) {
+        // SAFETY: Per the function's contract.
+        unsafe {
+            let cache = (*(*e).table).cache;
+            core::ptr::drop_in_place(e);
+            bindings::rvs_cache_free(cache.as_ptr(), e.cast());
         }
     }
 
@@ -238,15 +259,44 @@ impl<T: Timed> Entry<T> {
 impl<T: Timed> Table<T> {
     /// An empty table (process context).
     pub(crate) fn new() -> Result<Self> {
-        let inner = KBox::new(
+        // "rvs_conn_N\0": kmem_cache_create copies the name.
+        let mut name = [0u8; 24];
+        let mut w = NameBuf(&mut name, 0);
+        let _ = core::fmt::Write::write_fmt(
+            &mut w,
+            format_args!("rvs_conn_{}", CACHES.fetch_add(1, Ordering::Relaxed)),
+        );
+        // SAFETY: `name` is NUL-terminated (the writer keeps the last byte 0); the size and
+        // alignment are `Entry<T>`'s.
+        let cache = unsafe {
+            bindings::rvs_cache_create(
+                name.as_ptr().cast(),
+                core::mem::size_of::<Entry<T>>() as u32,
+                core::mem::align_of::<Entry<T>>() as u32,
+            )
+        };
+        let cache = NonNull::new(cache).ok_or(ENOMEM)?;
+        let inner = match KBox::new(
             Inner {
                 ht: Opaque::uninit(),
                 count: AtomicUsize::new(0),
+                cache,
             },
             GFP_KERNEL,
-        )?;
+        ) {
+            Ok(i) => i,
+            Err(e) => {
+                // SAFETY: The cache is empty and ours.
+                unsafe { bindings::rvs_cache_destroy(cache.as_ptr()) };
+                return Err(e.into());
+            }
+        };
         // SAFETY: `ht` is boxed, so it never moves after initialisation.
-        to_result(unsafe { bindings::rvs_conntab_init(inner.ht.get()) })?;
+        if let Err(e) = to_result(unsafe { bindings::rvs_conntab_init(inner.ht.get()) }) {
+            // SAFETY: The cache is empty and ours.
+            unsafe { bindings::rvs_cache_destroy(cache.as_ptr()) };
+            return Err(e);
+        }
         // INVARIANT: initialised above, empty.
         Ok(Self {
             inner,
@@ -289,8 +339,18 @@ impl<T: Timed> Table<T> {
             // SAFETY: The tuple is a local we own.
             unsafe { (*t.get()).key = *k };
         }
-        let entry = KBox::new(
-            Entry {
+        // SAFETY: The cache is live while the table is (it is destroyed last, in `Drop`).
+        let Some(e) = NonNull::new(
+            unsafe { bindings::rvs_cache_alloc(self.inner.cache.as_ptr()) }.cast::<Entry<T>>(),
+        ) else {
+            // The value goes as a value that never entered the table does.
+            value.unlinked();
+            drop(value);
+            return Err(ENOMEM);
+        };
+        // SAFETY: `e` is a fresh object of the cache, sized and aligned for `Entry<T>`.
+        unsafe {
+            e.as_ptr().write(Entry {
                 tuples,
                 timer: Opaque::uninit(),
                 rcu: Opaque::uninit(),
@@ -300,13 +360,12 @@ impl<T: Timed> Table<T> {
                 timeout: AtomicU32::new(timeout),
                 table: &*self.inner,
                 value,
-            },
-            GFP_ATOMIC,
-        )?;
-        let e = KBox::into_raw(entry);
-        // SAFETY: The entry is boxed and will not move; its timer is set up once, here.
-        unsafe { bindings::rvs_timer_setup((*e).timer.get(), Some(Entry::<T>::expire)) };
-        NonNull::new(e).ok_or(EEXIST)
+            })
+        };
+        // SAFETY: The entry is in its slab object and will not move; its timer is set up once,
+        // here.
+        unsafe { bindings::rvs_timer_setup((*e.as_ptr()).timer.get(), Some(Entry::<T>::expire)) };
+        Ok(e)
     }
 
     /// Frees an entry that never became visible.
@@ -316,9 +375,10 @@ impl<T: Timed> Table<T> {
     /// `e` came from `alloc` and none of its tuples is in the table.
     unsafe fn discard(e: NonNull<Entry<T>>) {
         // SAFETY: The entry is ours alone and its timer was never armed.
-        let b = unsafe { KBox::from_raw(e.as_ptr()) };
-        b.value.unlinked();
-        drop(b);
+        unsafe {
+            (*e.as_ptr()).value.unlinked();
+            Entry::release(e.as_ptr());
+        }
     }
 
     /// Adds an entry with tuples `keys` (one or two) and the timer armed for `timeout` jiffies;
@@ -534,6 +594,27 @@ impl<T: Timed> Drop for Table<T> {
         unsafe { bindings::rvs_conntab_destroy(self.inner.ht.get()) };
         // SAFETY: Frees queued by the passes use no part of the table.
         unsafe { bindings::rcu_barrier() };
+        // The cache goes once it is empty; entries leaked above keep it (and it them).
+        if self.count() == 0 {
+            // SAFETY: Every entry was freed (the barrier above waited for the RCU frees).
+            unsafe { bindings::rvs_cache_destroy(self.inner.cache.as_ptr()) };
+        }
+    }
+}
+
+/// A fixed buffer for a cache name, always leaving a terminating NUL.
+struct NameBuf<'a>(&'a mut [u8; 24], usize);
+
+impl core::fmt::Write for NameBuf<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for b in s.bytes() {
+            if self.1 + 1 >= self.0.len() {
+                return Err(core::fmt::Error);
+            }
+            self.0[self.1] = b;
+            self.1 += 1;
+        }
+        Ok(())
     }
 }
 

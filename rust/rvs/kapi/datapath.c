@@ -8,6 +8,7 @@
  */
 #include <linux/icmp.h>
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <linux/percpu.h>
 #include <linux/icmpv6.h>
 #include <linux/ip.h>
@@ -586,4 +587,24 @@ void rvs_delayed_work_cancel_sync(struct delayed_work *w)
 struct delayed_work *rvs_to_delayed_work(struct work_struct *w)
 {
 	return to_delayed_work(w);
+}
+
+struct kmem_cache *rvs_cache_create(const char *name, unsigned int size, unsigned int align)
+{
+	return kmem_cache_create(name, size, align, 0, NULL);
+}
+
+void *rvs_cache_alloc(struct kmem_cache *c)
+{
+	return kmem_cache_alloc(c, GFP_ATOMIC);
+}
+
+void rvs_cache_free(struct kmem_cache *c, void *p)
+{
+	kmem_cache_free(c, p);
+}
+
+void rvs_cache_destroy(struct kmem_cache *c)
+{
+	kmem_cache_destroy(c);
 }

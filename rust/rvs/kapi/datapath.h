@@ -42,6 +42,12 @@ struct rvs_tuple {
 };
 
 int rvs_conntab_init(struct rhashtable *ht);
+/* A slab cache for the table's entries (kmem_cache_create, kmem_cache_alloc with GFP_ATOMIC,
+ * kmem_cache_free, kmem_cache_destroy). */
+struct kmem_cache *rvs_cache_create(const char *name, unsigned int size, unsigned int align);
+void *rvs_cache_alloc(struct kmem_cache *c);
+void rvs_cache_free(struct kmem_cache *c, void *p);
+void rvs_cache_destroy(struct kmem_cache *c);
 void rvs_conntab_destroy(struct rhashtable *ht);
 /* RCU read side held by the caller. */
 struct rvs_tuple *rvs_conntab_lookup(struct rhashtable *ht, const struct rvs_conn_key *key);
