@@ -26,6 +26,7 @@ use crate::{
         HZ,
     },
     netns::Netns,
+    nfct,
     rvs_core::{
         abi::{conn_flag, svc_flag, AF_INET, AF_INET6},
         packet::{
@@ -221,10 +222,19 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
                     _ => false,
                 };
             if nodest || expected {
-                // The old entry has no conntrack of its own here (rvs keeps IPVS flows
-                // untracked), so it is always rescheduled.
+                // rvs has no controlling connections (FTP) here, so the old entry is always
+                // rescheduled (ip_vs's `n_control` is 0) — unless its conntrack entry is
+                // confirmed: then the packet is dropped, the old entry expires now, and the
+                // client's retransmission starts afresh.
+                let old_ct = nfct::uses_old_conntrack(&skb);
                 if let Some(old) = cp.take() {
+                    if !old_ct {
+                        old.forget_conntrack();
+                    }
                     old.expire_now();
+                }
+                if old_ct {
+                    return Verdict::Drop(skb);
                 }
             }
         }
@@ -234,8 +244,15 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     if let Some(c) = &cp {
         if c.dest.as_ref().is_some_and(|d| !d.available.load(Relaxed)) {
             if ns.vars().expire_nodest_conn() != 0 {
+                let old_ct = nfct::uses_old_conntrack(&skb);
                 if let Some(old) = cp.take() {
+                    if !old_ct {
+                        old.forget_conntrack();
+                    }
                     old.expire_now();
+                }
+                if old_ct {
+                    return Verdict::Drop(skb);
                 }
             } else {
                 return Verdict::Drop(skb);
@@ -277,7 +294,7 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
 fn one_packet(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt, c: Conn) -> Verdict {
     in_stats(ns, &c, skb.len());
     let v = xmit::transmit(ns, skb, st, &c, p);
-    c.unlinked();
+    c.unlinked(None);
     v
 }
 
@@ -386,7 +403,7 @@ fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Schedul
     };
     let ops = conf.flags & svc_flag::ONEPACKET != 0 && p.protocol == UDP;
     let dport = if dest.port != 0 { dest.port } else { p.dport };
-    let flags = if ops { conn_flag::ONE_PACKET } else { 0 };
+    let flags = new_flags(ns, if ops { conn_flag::ONE_PACKET } else { 0 });
     let c = Conn::bound(
         p.af, p.protocol, p.saddr, p.sport, p.daddr, p.dport, dport, flags, &dest, None,
     );
@@ -395,6 +412,16 @@ fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Schedul
         return Scheduled::OnePacket(c);
     }
     new_conn(ns, c)
+}
+
+/// The flags of a new connection or template (`ip_vs_conn_new`): `flags`, and
+/// `IP_VS_CONN_F_NFCT` when the namespace keeps conntrack for IPVS (`conntrack=1`).
+fn new_flags(ns: &Netns, flags: u32) -> u32 {
+    if ns.vars().conntrack() != 0 {
+        flags | conn_flag::NFCT
+    } else {
+        flags
+    }
 }
 
 /// Puts a new connection in the table.
@@ -505,7 +532,7 @@ fn sched_persist(
                 vaddr,
                 vport,
                 dport,
-                conn_flag::TEMPLATE,
+                new_flags(ns, conn_flag::TEMPLATE),
                 &dest,
                 None,
             );
@@ -527,7 +554,7 @@ fn sched_persist(
         p.dport
     };
     let ops = conf.flags & svc_flag::ONEPACKET != 0 && p.protocol == UDP;
-    let flags = if ops { conn_flag::ONE_PACKET } else { 0 };
+    let flags = new_flags(ns, if ops { conn_flag::ONE_PACKET } else { 0 });
     ct.set_timeout(conf.timeout);
     let control = ct.clone_ref();
     ct.put();
@@ -640,7 +667,7 @@ fn handle_response(
         c.set_timeout(t);
     }
     skb.set_ipvs_property();
-    skb.notrack();
+    nfct::track(&mut skb, &c, false);
     c.put();
     Verdict::Accept(skb)
 }
@@ -800,7 +827,7 @@ fn out_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>) -> Result<Verdict, Skb> {
     }
     out_stats(ns, &c, skb.len());
     skb.set_ipvs_property();
-    skb.notrack();
+    nfct::track(&mut skb, &c, false);
     Ok(Verdict::Accept(skb))
 }
 

@@ -18,6 +18,7 @@ mod ctl;
 mod hooks;
 mod kapi;
 mod netns;
+mod nfct;
 mod procfs;
 mod sched;
 mod stats;
