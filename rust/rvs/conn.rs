@@ -15,7 +15,11 @@ use kernel::{
 };
 
 use crate::{
-    kapi::conntab::{self, Key, Ref, Timed},
+    kapi::{
+        conntab::{self, Key, Ref, Timed},
+        pernet::Net,
+    },
+    nfct,
     rvs_core::{
         abi::{conn_flag, AF_INET6},
         hash::jhash,
@@ -254,6 +258,18 @@ impl Conn {
         self.flags() & conn_flag::TEMPLATE != 0
     }
 
+    /// Whether the connection keeps netfilter conntrack (`IP_VS_CONN_F_NFCT`).
+    pub(crate) fn uses_conntrack(&self) -> bool {
+        self.flags() & conn_flag::NFCT != 0
+    }
+
+    /// Stops keeping conntrack (clears `IP_VS_CONN_F_NFCT`), so the entry's expiry leaves the
+    /// conntrack entry of its tuple alone: a new connection with the same tuple owns it now.
+    pub(crate) fn forget_conntrack(&self) {
+        self.flags_state
+            .fetch_and(!u64::from(conn_flag::NFCT), Relaxed);
+    }
+
     /// Marks a template assured (`ip_vs_control_assure_ct`).
     pub(crate) fn assure(&self) {
         self.flags_state
@@ -438,10 +454,16 @@ fn thresholds(dest: &Dest) -> Thresholds {
 }
 
 impl Timed for Conn {
-    /// `ip_vs_unbind_dest`.
-    fn unlinked(&self) {
-        let Some(dest) = &self.dest else { return };
+    /// The end of `ip_vs_conn_expire`: the conntrack entry goes (`ip_vs_conn_drop_conntrack`,
+    /// not at namespace exit and not for one-packet connections), then `ip_vs_unbind_dest`.
+    fn unlinked(&self, net: Option<&Net>) {
         let flags = self.flags();
+        if let Some(net) = net {
+            if flags & conn_flag::NFCT != 0 && flags & conn_flag::ONE_PACKET == 0 {
+                nfct::drop_conntrack(net, self);
+            }
+        }
+        let Some(dest) = &self.dest else { return };
         if flags & conn_flag::TEMPLATE != 0 {
             dest.persistconns.fetch_sub(1, Relaxed);
             return;

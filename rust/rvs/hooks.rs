@@ -27,6 +27,7 @@ use crate::{
         HZ,
     },
     netns::Netns,
+    nfct,
     rvs_core::{
         abi::{conn_flag, svc_flag, tunnel_type, AF_INET, AF_INET6},
         packet::{
@@ -234,10 +235,19 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
                     _ => false,
                 };
             if nodest || expected {
-                // The old entry has no conntrack of its own here (rvs keeps IPVS flows
-                // untracked), so it is always rescheduled.
+                // rvs has no controlling connections (FTP) here, so the old entry is always
+                // rescheduled (ip_vs's `n_control` is 0) — unless its conntrack entry is
+                // confirmed: then the packet is dropped, the old entry expires now, and the
+                // client's retransmission starts afresh.
+                let old_ct = nfct::uses_old_conntrack(&skb);
                 if let Some(old) = cp.take() {
+                    if !old_ct {
+                        old.forget_conntrack();
+                    }
                     old.expire_now();
+                }
+                if old_ct {
+                    return Verdict::Drop(skb);
                 }
             }
         }
@@ -247,8 +257,15 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     if let Some(c) = &cp {
         if c.dest.as_ref().is_some_and(|d| !d.available.load(Relaxed)) {
             if ns.vars().expire_nodest_conn() != 0 {
+                let old_ct = nfct::uses_old_conntrack(&skb);
                 if let Some(old) = cp.take() {
+                    if !old_ct {
+                        old.forget_conntrack();
+                    }
                     old.expire_now();
+                }
+                if old_ct {
+                    return Verdict::Drop(skb);
                 }
             } else {
                 return Verdict::Drop(skb);
@@ -290,7 +307,7 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
 fn one_packet(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt, c: Conn) -> Verdict {
     in_stats(ns, &c, skb.len());
     let v = xmit::transmit(ns, skb, st, &c, p);
-    c.unlinked();
+    c.unlinked(None);
     v
 }
 
@@ -410,7 +427,7 @@ fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Schedul
     };
     let ops = conf.flags & svc_flag::ONEPACKET != 0 && p.protocol == UDP;
     let dport = if dest.port != 0 { dest.port } else { p.dport };
-    let flags = if ops { conn_flag::ONE_PACKET } else { 0 };
+    let flags = new_flags(ns, if ops { conn_flag::ONE_PACKET } else { 0 });
     let c = Conn::bound(
         p.af, p.protocol, p.saddr, p.sport, p.daddr, p.dport, dport, flags, &dest, None,
     );
@@ -419,6 +436,16 @@ fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Schedul
         return Scheduled::OnePacket(c);
     }
     new_conn(ns, c)
+}
+
+/// The flags of a new connection or template (`ip_vs_conn_new`): `flags`, and
+/// `IP_VS_CONN_F_NFCT` when the namespace keeps conntrack for IPVS (`conntrack=1`).
+fn new_flags(ns: &Netns, flags: u32) -> u32 {
+    if ns.vars().conntrack() != 0 {
+        flags | conn_flag::NFCT
+    } else {
+        flags
+    }
 }
 
 /// Puts a new connection in the table.
@@ -612,7 +639,7 @@ fn sched_persist(
                 vaddr,
                 vport,
                 dport,
-                conn_flag::TEMPLATE,
+                new_flags(ns, conn_flag::TEMPLATE),
                 &dest,
                 None,
             );
@@ -631,7 +658,7 @@ fn sched_persist(
         p.dport
     };
     let ops = conf.flags & svc_flag::ONEPACKET != 0 && p.protocol == UDP;
-    let flags = if ops { conn_flag::ONE_PACKET } else { 0 };
+    let flags = new_flags(ns, if ops { conn_flag::ONE_PACKET } else { 0 });
     ct.set_timeout(conf.timeout);
     let control = ct.clone_ref();
     ct.put();
@@ -665,12 +692,12 @@ fn leave(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, svc: &Service) -
     {
         let guard = rcu::read_lock();
         let ops = svc.conf(&guard).flags & svc_flag::ONEPACKET != 0 && p.protocol == UDP;
-        let flags = if ops { conn_flag::ONE_PACKET } else { 0 };
+        let flags = new_flags(ns, if ops { conn_flag::ONE_PACKET } else { 0 });
         let c = Conn::bypass(p.af, p.protocol, p.saddr, p.sport, p.daddr, p.dport, flags);
         if ops {
             // `set_state` only sets the timeout of a connection that is not kept.
             let v = xmit::transmit(ns, skb, st, &c, p);
-            c.unlinked();
+            c.unlinked(None);
             return v;
         }
         let Scheduled::Conn(c) = new_conn(ns, c) else {
@@ -764,7 +791,7 @@ pub(crate) fn out_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
                         Ok(skb) => Verdict::Accept(skb),
                         Err(stolen) => Verdict::Stolen(stolen),
                     };
-                    c.unlinked();
+                    c.unlinked(None);
                     return v;
                 }
                 None => {}
@@ -813,7 +840,7 @@ fn rs_conn_out(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Option<Out>
                     vaddr,
                     vport,
                     p.sport,
-                    conn_flag::TEMPLATE,
+                    new_flags(ns, conn_flag::TEMPLATE),
                     dest,
                     None,
                 );
@@ -827,7 +854,7 @@ fn rs_conn_out(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Option<Out>
         None
     };
     let ops = conf.flags & svc_flag::ONEPACKET != 0;
-    let flags = if ops { conn_flag::ONE_PACKET } else { 0 };
+    let flags = new_flags(ns, if ops { conn_flag::ONE_PACKET } else { 0 });
     let c = Conn::bound(
         p.af, p.protocol, p.daddr, p.dport, vaddr, vport, p.sport, flags, dest, control,
     );
@@ -907,7 +934,7 @@ fn respond(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, c: &Conn) -> R
     }
     out_stats(ns, c, skb.len());
     skb.set_ipvs_property();
-    skb.notrack();
+    nfct::track(&mut skb, c, false);
     Ok(skb)
 }
 
@@ -1175,7 +1202,7 @@ fn in_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt) -> Result<Verdict,
         }
         Scheduled::OnePacket(c) => {
             let v = icmp_in_xmit(ns, skb, st, p, &c, &outer, &err, len);
-            c.unlinked();
+            c.unlinked(None);
             v
         }
         Scheduled::Accept => Verdict::Accept(skb),
@@ -1281,7 +1308,7 @@ fn out_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>) -> Result<Verdict, Skb> {
     }
     out_stats(ns, &c, skb.len());
     skb.set_ipvs_property();
-    skb.notrack();
+    nfct::track(&mut skb, &c, false);
     Ok(Verdict::Accept(skb))
 }
 

@@ -97,7 +97,7 @@ impl NetState for Netns {
             table: RcuBox::new(Services::empty())?,
             proto: RcuBox::new(ProtoData::with(&Ctl::new().timeouts()))?,
             stats: Stats::new()?,
-            conns: Table::new()?,
+            conns: Table::new(net)?,
             ctl <- new_mutex!(Ctl::new(), "rvs_ctl"),
             conn_tab_size: abi::CONN_TAB_DEFAULT_SIZE,
             vars: VsVars::register(net, tree)?,

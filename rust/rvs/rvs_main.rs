@@ -19,6 +19,7 @@ mod defense;
 mod hooks;
 mod kapi;
 mod netns;
+mod nfct;
 mod procfs;
 mod sched;
 mod stats;

@@ -28,6 +28,7 @@ use crate::{
         skb::{gre_hlen, Skb, Verdict},
     },
     netns::Netns,
+    nfct,
     rvs_core::{
         abi::{conn_flag, AF_INET6},
         packet::{fill_iph, icmp, ipv4, nat, Addr, Af, Iph},
@@ -56,7 +57,7 @@ pub(crate) fn transmit(ns: &Netns, skb: Skb, st: &HookState<'_>, c: &Conn, p: &P
         conn_flag::TUNNEL => tunnel_xmit(ns, skb, st, c, p),
         conn_flag::BYPASS => bypass_xmit(ns, skb, st, c, p),
         // LOCALNODE: to the local stack.
-        _ => local(skb),
+        _ => local(skb, c),
     }
 }
 
@@ -74,9 +75,11 @@ fn bypass_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) 
 }
 
 /// `ip_vs_send_or_cont(.., local = 1)`.
-fn local(mut skb: Skb) -> Verdict {
+fn local(mut skb: Skb, c: &Conn) -> Verdict {
     skb.set_ipvs_property();
-    skb.notrack();
+    if !c.uses_conntrack() {
+        skb.notrack();
+    }
     Verdict::Accept(skb)
 }
 
@@ -210,7 +213,11 @@ fn use_route(
 /// `ip_vs_send_or_cont` / `ip_vs_nat_send_or_cont`.
 fn send_or_cont(mut skb: Skb, st: &HookState<'_>, c: &Conn, local: bool, nat: bool) -> Verdict {
     skb.set_ipvs_property();
-    skb.notrack();
+    if nat {
+        nfct::track(&mut skb, c, true);
+    } else if !c.uses_conntrack() {
+        skb.notrack();
+    }
     if !local || !nat || c.vport != c.dport || c.vaddr != c.daddr {
         skb.orphan_if_from_device();
     }
@@ -554,5 +561,10 @@ fn tunnel_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) 
         skb.select_ident(st.net);
     }
     skb.set_ignore_df();
+    // ip_vs_tunnel_xmit_prepare: a connection that keeps conntrack has its entry confirmed
+    // now (the encapsulated packet is not the one conntrack knows), then the packet leaves it.
+    if c.uses_conntrack() && !skb.confirm_conntrack() {
+        return Verdict::Stolen(skb.free());
+    }
     Verdict::Stolen(skb.ip_local_out(st.net, outer6))
 }

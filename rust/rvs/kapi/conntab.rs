@@ -16,9 +16,10 @@
 //!   one (`refcount_dec_if_one`); otherwise it tries again in 60 s (`expire_later`). An entry held
 //!   by another entry's [`Ref`] (a persistence template held by its connections) therefore lives
 //!   as long as they do, which is ip_vs's `n_control` rule.
-//! - A removed entry is told ([`Timed::unlinked`]) and freed after an RCU grace period, so a
-//!   reader that found it just before still reads valid memory; a lookup never hands out a
-//!   reference to an entry whose count reached zero.
+//! - A removed entry is told ([`Timed::unlinked`], with the table's namespace when its timer
+//!   removed it) and freed after an RCU grace period, so a reader that found it just before still
+//!   reads valid memory; a lookup never hands out a reference to an entry whose count reached
+//!   zero.
 //!
 //! Dropping the [`Table`] (namespace exit, after the hooks are gone) stops every timer and frees
 //! every entry.
@@ -39,7 +40,7 @@ use kernel::{
     types::Opaque,
 };
 
-use super::{bindings, rcu::Guard};
+use super::{bindings, pernet::Net, rcu::Guard};
 
 /// The key of one tuple (`struct rvs_conn_key`): plain bytes, built by callers.
 pub(crate) type Key = bindings::rvs_conn_key;
@@ -57,8 +58,11 @@ pub(crate) const DIR_PE_TEMPLATE: u8 = 3;
 /// What an entry of the table holds.
 pub(crate) trait Timed: Sized + Send + Sync + 'static {
     /// The entry left the table: no lookup finds it any more and no [`Ref`] to it exists. Runs
-    /// in the timer's softirq (or at table teardown); must not sleep.
-    fn unlinked(&self);
+    /// in the timer's softirq (or at table teardown); must not sleep. `net` is the table's
+    /// namespace when the entry expired, `None` when it goes with the table (namespace exit:
+    /// other subsystems of the namespace may be gone already, as ip_vs's `ipvs->enable` says) or
+    /// never entered it.
+    fn unlinked(&self, net: Option<&Net>);
 }
 
 /// One entry: its tuples, timer and count, then the value.
@@ -84,6 +88,8 @@ struct Inner {
     /// The entries' slab cache (sized for `Entry<T>`, so an entry costs its own size, not the
     /// next kmalloc bucket's).
     cache: NonNull<bindings::kmem_cache>,
+    /// The namespace the table belongs to, which outlives it.
+    net: *mut bindings::net,
 }
 
 /// Numbers the tables' slab caches, whose names must differ (one table per namespace).
@@ -93,7 +99,8 @@ static CACHES: AtomicUsize = AtomicUsize::new(0);
 ///
 /// # Invariants
 ///
-/// `inner.ht` is an initialised rhashtable whose objects are tuples of live `Entry<T>`s.
+/// `inner.ht` is an initialised rhashtable whose objects are tuples of live `Entry<T>`s;
+/// `inner.net` is a namespace that outlives the table.
 pub(crate) struct Table<T: Timed> {
     inner: KBox<Inner>,
     _entries: PhantomData<T>,
@@ -167,11 +174,13 @@ impl<T: Timed> Entry<T> {
     /// Removes the entry from the table if the table's reference is the last one; then tells
     /// the value and frees the entry after a grace period. False if still referenced.
     ///
+    /// `expired`: the timer removes it (else the table is being torn down).
+    ///
     /// # Safety
     ///
     /// `this` is a live entry of the table `inner`, and the caller may free it (it holds no
     /// reference of its own).
-    unsafe fn try_unlink(this: *mut Self, inner: &Inner) -> bool {
+    unsafe fn try_unlink(this: *mut Self, inner: &Inner, expired: bool) -> bool {
         // SAFETY: Live entry (caller).
         let e = unsafe { &*this };
         if e.refcnt
@@ -189,7 +198,9 @@ impl<T: Timed> Entry<T> {
         // SAFETY: The timer is set up.
         unsafe { bindings::timer_delete(e.timer()) };
         inner.count.fetch_sub(1, Ordering::Relaxed);
-        e.value.unlinked();
+        // SAFETY: The table's namespace outlives the table (type invariant of `Table`).
+        let net = expired.then(|| unsafe { Net::from_raw(inner.net) });
+        e.value.unlinked(net);
         // SAFETY: Nobody can take a new reference (count is zero) and the tuples are out of the
         // table; readers that found them are in RCU read sections, so the entry is freed after
         // a grace period. The rcu_head is the entry's own.
@@ -244,7 +255,7 @@ impl<T: Timed> Entry<T> {
         let inner = unsafe { &*(*this).table };
         // SAFETY: The timer holds no reference; if the table's is the last, the entry is ours
         // to remove.
-        if unsafe { Self::try_unlink(this, inner) } {
+        if unsafe { Self::try_unlink(this, inner, true) } {
             return;
         }
         // expire_later: still referenced (a packet in flight, or connections it controls).
@@ -257,8 +268,8 @@ impl<T: Timed> Entry<T> {
 }
 
 impl<T: Timed> Table<T> {
-    /// An empty table (process context).
-    pub(crate) fn new() -> Result<Self> {
+    /// An empty table of namespace `net`, which must outlive it (process context).
+    pub(crate) fn new(net: &Net) -> Result<Self> {
         // "rvs_conn_N\0": kmem_cache_create copies the name.
         let mut name = [0u8; 24];
         let mut w = NameBuf(&mut name, 0);
@@ -281,6 +292,7 @@ impl<T: Timed> Table<T> {
                 ht: Opaque::uninit(),
                 count: AtomicUsize::new(0),
                 cache,
+                net: net.as_ptr(),
             },
             GFP_KERNEL,
         ) {
@@ -297,7 +309,7 @@ impl<T: Timed> Table<T> {
             unsafe { bindings::rvs_cache_destroy(cache.as_ptr()) };
             return Err(e);
         }
-        // INVARIANT: initialised above, empty.
+        // INVARIANT: initialised above, empty; the caller keeps `net` alive.
         Ok(Self {
             inner,
             _entries: PhantomData,
@@ -344,7 +356,7 @@ impl<T: Timed> Table<T> {
             unsafe { bindings::rvs_cache_alloc(self.inner.cache.as_ptr()) }.cast::<Entry<T>>(),
         ) else {
             // The value goes as a value that never entered the table does.
-            value.unlinked();
+            value.unlinked(None);
             drop(value);
             return Err(ENOMEM);
         };
@@ -376,7 +388,7 @@ impl<T: Timed> Table<T> {
     unsafe fn discard(e: NonNull<Entry<T>>) {
         // SAFETY: The entry is ours alone and its timer was never armed.
         unsafe {
-            (*e.as_ptr()).value.unlinked();
+            (*e.as_ptr()).value.unlinked(None);
             Entry::release(e.as_ptr());
         }
     }
@@ -571,7 +583,7 @@ impl<T: Timed> Drop for Table<T> {
                 // running callback and makes later re-arming a no-op.
                 unsafe { bindings::timer_shutdown_sync((*e).timer()) };
                 // SAFETY: `e` is live; we hold no reference of our own.
-                let unlinked = unsafe { Entry::try_unlink(e, inner) };
+                let unlinked = unsafe { Entry::try_unlink(e, inner, false) };
                 // SAFETY: `e` stays allocated for the walk's RCU read section.
                 if !unlinked && unsafe { (*e).refcnt.load(Ordering::Relaxed) } != 0 {
                     left += 1;

@@ -3,8 +3,8 @@
  * The data path's C shim: declarative tables (netfilter hook ops, rhashtable parameters) and
  * one-line wrappers of macros and inline functions whose constant arguments or bitfields Rust
  * cannot pass (rhashtable's *_fast calls take their parameters by value as compile-time
- * constants; NF_HOOK needs dst_output's address; sk_buff bitfields). Every decision is made in
- * Rust (rust/rvs/conn.rs, core.rs, xmit.rs).
+ * constants; NF_HOOK needs dst_output's address; sk_buff bitfields; conntrack's inline accessors).
+ * Every decision is made in Rust (rust/rvs/conn.rs, hooks.rs, xmit.rs, nfct.rs).
  */
 #include <linux/icmp.h>
 #include <linux/mm.h>
@@ -31,6 +31,8 @@
 #include <net/udp.h>
 #include <net/ipv6.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_core.h>
+#include <net/netfilter/nf_conntrack_zones.h>
 #include <net/route.h>
 
 #include "datapath.h"
@@ -156,6 +158,73 @@ void rvs_skb_notrack(struct sk_buff *skb)
 		nf_conntrack_put(&ct->ct_general);
 		nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
 	}
+}
+
+unsigned int rvs_skb_ct_state(const struct sk_buff *skb, __u8 *protonum)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	unsigned int state = RVS_CT_PRESENT;
+
+	if (!ct)
+		return 0;
+	if (nf_ct_is_confirmed(ct))
+		state |= RVS_CT_CONFIRMED;
+	if (nf_ct_is_dying(ct))
+		state |= RVS_CT_DYING;
+	if (CTINFO2DIR(ctinfo) == IP_CT_DIR_REPLY)
+		state |= RVS_CT_REPLY;
+	*protonum = nf_ct_protonum(ct);
+	return state;
+}
+
+void rvs_skb_ct_alter_reply(struct sk_buff *skb, bool src, const __u8 *addr, __be16 port,
+			    bool set_port)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	struct nf_conntrack_tuple new_tuple;
+
+	if (!ct)
+		return;
+	new_tuple = ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	if (src) {
+		memcpy(&new_tuple.src.u3, addr, sizeof(new_tuple.src.u3));
+		if (set_port)
+			new_tuple.src.u.tcp.port = port;
+	} else {
+		memcpy(&new_tuple.dst.u3, addr, sizeof(new_tuple.dst.u3));
+		if (set_port)
+			new_tuple.dst.u.tcp.port = port;
+	}
+	nf_conntrack_alter_reply(ct, &new_tuple);
+}
+
+bool rvs_skb_ct_confirm(struct sk_buff *skb)
+{
+	return nf_conntrack_confirm(skb) == NF_ACCEPT;
+}
+
+void rvs_ct_kill_tuple(struct net *net, __u16 l3num, __u8 protonum, const __u8 *saddr,
+		       __be16 sport, const __u8 *daddr, __be16 dport)
+{
+	struct nf_conntrack_tuple_hash *h;
+	struct nf_conntrack_tuple tuple = {
+		.dst = { .protonum = protonum, .dir = IP_CT_DIR_ORIGINAL },
+	};
+	struct nf_conn *ct;
+
+	memcpy(&tuple.src.u3, saddr, sizeof(tuple.src.u3));
+	tuple.src.u.all = sport;
+	tuple.src.l3num = l3num;
+	memcpy(&tuple.dst.u3, daddr, sizeof(tuple.dst.u3));
+	tuple.dst.u.all = dport;
+	h = nf_conntrack_find_get(net, &nf_ct_zone_dflt, &tuple);
+	if (!h)
+		return;
+	ct = nf_ct_tuplehash_to_ctrack(h);
+	nf_ct_kill(ct);
+	nf_ct_put(ct);
 }
 
 bool rvs_skb_ipvs_property(const struct sk_buff *skb)

@@ -90,6 +90,32 @@ int rvs_local_out_hook(int pf, struct net *net, struct sk_buff *skb);
 /* ip_vs_notrack(). */
 void rvs_skb_notrack(struct sk_buff *skb);
 
+/*
+ * The packet's conntrack, as ip_vs_nfct.c looks at it: 0 without one (none, or untracked), else
+ * RVS_CT_PRESENT with the other RVS_CT_* bits that hold, and *protonum set to its protocol.
+ */
+static const unsigned int RVS_CT_PRESENT = 1;
+static const unsigned int RVS_CT_CONFIRMED = 2;
+static const unsigned int RVS_CT_DYING = 4;
+/* CTINFO2DIR(ctinfo) == IP_CT_DIR_REPLY. */
+static const unsigned int RVS_CT_REPLY = 8;
+unsigned int rvs_skb_ct_state(const struct sk_buff *skb, __u8 *protonum);
+/*
+ * nf_conntrack_alter_reply() of the packet's conntrack with its reply tuple's source (src) or
+ * destination address set to addr (16 bytes, as union nf_inet_addr), and the port too when
+ * set_port.
+ */
+void rvs_skb_ct_alter_reply(struct sk_buff *skb, bool src, const __u8 *addr, __be16 port,
+			    bool set_port);
+/* nf_conntrack_confirm(skb) == NF_ACCEPT (else NF_DROP: the packet must be freed). */
+bool rvs_skb_ct_confirm(struct sk_buff *skb);
+/*
+ * nf_conntrack_find_get() of the original tuple saddr:sport -> daddr:dport (zone 0), then
+ * nf_ct_kill() and nf_ct_put() of what it found (ip_vs_conn_drop_conntrack).
+ */
+void rvs_ct_kill_tuple(struct net *net, __u16 l3num, __u8 protonum, const __u8 *saddr,
+		       __be16 sport, const __u8 *daddr, __be16 dport);
+
 /* sk_buff bitfields and small accessors. */
 bool rvs_skb_ipvs_property(const struct sk_buff *skb);
 void rvs_skb_set_ipvs_property(struct sk_buff *skb);

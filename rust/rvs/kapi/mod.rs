@@ -13,6 +13,7 @@ pub(crate) mod genl;
 pub(crate) mod lock;
 pub(crate) mod modwatch;
 pub(crate) mod netfilter;
+pub(crate) mod nfct;
 pub(crate) mod param;
 pub(crate) mod percpu;
 pub(crate) mod pernet;

@@ -22,6 +22,19 @@ const CHECKSUM_COMPLETE: u32 = 2;
 /// `CHECKSUM_PARTIAL`.
 const CHECKSUM_PARTIAL: u32 = 3;
 
+/// What [`Skb::conntrack`] reports of a packet's conntrack entry.
+#[derive(Clone, Copy)]
+pub(crate) struct Conntrack {
+    /// In conntrack's hash table already (`nf_ct_is_confirmed`).
+    pub(crate) confirmed: bool,
+    /// Being removed (`nf_ct_is_dying`).
+    pub(crate) dying: bool,
+    /// The packet travels in the entry's reply direction.
+    pub(crate) reply: bool,
+    /// The entry's transport protocol (`nf_ct_protonum`).
+    pub(crate) protonum: u8,
+}
+
 /// The packet of one hook call.
 ///
 /// # Invariants
@@ -268,6 +281,48 @@ impl Skb {
     pub(crate) fn notrack(&mut self) {
         // SAFETY: The skb is live and ours.
         unsafe { bindings::rvs_skb_notrack(self.raw()) }
+    }
+
+    /// The packet's conntrack entry, if it has one (not untracked): what ip_vs_nfct.c checks
+    /// before touching it.
+    pub(crate) fn conntrack(&self) -> Option<Conntrack> {
+        let mut protonum = 0u8;
+        // SAFETY: The skb is live; the call only reads it and writes the local.
+        let state = unsafe { bindings::rvs_skb_ct_state(self.raw(), &mut protonum) };
+        if state & bindings::RVS_CT_PRESENT == 0 {
+            return None;
+        }
+        Some(Conntrack {
+            confirmed: state & bindings::RVS_CT_CONFIRMED != 0,
+            dying: state & bindings::RVS_CT_DYING != 0,
+            reply: state & bindings::RVS_CT_REPLY != 0,
+            protonum,
+        })
+    }
+
+    /// Changes one end of the reply tuple of the packet's conntrack entry
+    /// (`nf_conntrack_alter_reply`): its source (`src`) or destination address becomes `addr`
+    /// (an IPv4 address in the first 4 bytes, the rest zero), and its port `port` if given.
+    /// Only for an entry [`Skb::conntrack`] found unconfirmed.
+    pub(crate) fn alter_conntrack_reply(&mut self, src: bool, addr: &[u8; 16], port: Option<u16>) {
+        // SAFETY: The skb is live and ours; `addr` is 16 readable bytes.
+        unsafe {
+            bindings::rvs_skb_ct_alter_reply(
+                self.raw(),
+                src,
+                addr.as_ptr(),
+                port.unwrap_or(0).to_be(),
+                port.is_some(),
+            )
+        }
+    }
+
+    /// Confirms the packet's conntrack entry now (`nf_conntrack_confirm`), as ip_vs does before
+    /// encapsulating a packet whose connection keeps conntrack; false when the packet must be
+    /// dropped (a clash with an entry confirmed meanwhile).
+    pub(crate) fn confirm_conntrack(&mut self) -> bool {
+        // SAFETY: The skb is live and ours.
+        unsafe { bindings::rvs_skb_ct_confirm(self.raw()) }
     }
 
     /// `skb->ignore_df = 1`: the stack fragments rather than answering "fragmentation needed".
