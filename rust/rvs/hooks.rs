@@ -244,6 +244,7 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
                     if !old_ct {
                         old.forget_conntrack();
                     }
+                    old.invalidate();
                     old.expire_now();
                 }
                 if old_ct {
@@ -262,6 +263,7 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
                     if !old_ct {
                         old.forget_conntrack();
                     }
+                    old.invalidate();
                     old.expire_now();
                 }
                 if old_ct {
@@ -435,7 +437,7 @@ fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Schedul
     if ops {
         return Scheduled::OnePacket(c);
     }
-    new_conn(ns, c)
+    new_conn(ns, c, guard)
 }
 
 /// The flags of a new connection or template (`ip_vs_conn_new`): `flags`, and
@@ -449,9 +451,13 @@ fn new_flags(ns: &Netns, flags: u32) -> u32 {
 }
 
 /// Puts a new connection in the table.
-fn new_conn(ns: &Netns, c: Conn) -> Scheduled {
+fn new_conn(ns: &Netns, c: Conn, guard: &Guard) -> Scheduled {
     let keys = [c.in_key(), c.out_key()];
-    match ns.conns().insert(c, &keys, 3 * HZ) {
+    // An entry a SYN/INIT is rescheduled over is invalidated first: the new one takes its keys.
+    match ns
+        .conns()
+        .insert(c, &keys, 3 * HZ, guard, |old| old.is_invalid())
+    {
         Ok(r) => Scheduled::Conn(r),
         Err(_) => Scheduled::Drop,
     }
@@ -678,7 +684,7 @@ fn sched_persist(
     if ops {
         return Scheduled::OnePacket(c);
     }
-    new_conn(ns, c)
+    new_conn(ns, c, guard)
 }
 
 /// `ip_vs_leave`: a service matched but no destination could take the packet.
@@ -700,7 +706,7 @@ fn leave(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, svc: &Service) -
             c.unlinked(None);
             return v;
         }
-        let Scheduled::Conn(c) = new_conn(ns, c) else {
+        let Scheduled::Conn(c) = new_conn(ns, c, &guard) else {
             return Verdict::Drop(skb);
         };
         if let Some(t) = set_state(ns, &c, p, Direction::Input, &guard) {
@@ -862,7 +868,7 @@ fn rs_conn_out(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Option<Out>
     if ops {
         return Some(Out::OnePacket(c));
     }
-    match new_conn(ns, c) {
+    match new_conn(ns, c, guard) {
         Scheduled::Conn(c) => Some(Out::Kept(c)),
         _ => None,
     }

@@ -396,13 +396,22 @@ impl<T: Timed> Table<T> {
     /// Adds an entry with tuples `keys` (one or two) and the timer armed for `timeout` jiffies;
     /// returns a reference to it. Fails with `EEXIST` if a key is taken (the value is told it
     /// was unlinked and dropped).
-    pub(crate) fn insert(&self, value: T, keys: &[Key], timeout: u32) -> Result<Ref<T>> {
+    ///
+    /// A key held by an entry for which `stale` says true (a connection being replaced: ip_vs
+    /// hashes the new one in front of the old, which expires) goes to the new entry, and the old
+    /// one keeps only what it still holds.
+    pub(crate) fn insert(
+        &self,
+        value: T,
+        keys: &[Key],
+        timeout: u32,
+        guard: &Guard,
+        stale: impl Fn(&T) -> bool,
+    ) -> Result<Ref<T>> {
         let e = self.alloc(value, keys, timeout)?;
         // SAFETY: `e` is a live entry of ours.
         let entry = unsafe { e.as_ref() };
-        // SAFETY: The table is initialised and the tuple lives in a boxed entry.
-        let ret =
-            unsafe { bindings::rvs_conntab_insert(self.inner.ht.get(), entry.tuples[0].get()) };
+        let ret = self.insert_tuple(entry, 0, keys, guard, &stale);
         if ret != 0 {
             // SAFETY: Tuple 0 did not go in, so nothing can have seen the entry.
             unsafe { Self::discard(e) };
@@ -413,9 +422,7 @@ impl<T: Timed> Table<T> {
         // INVARIANT: the entry was created with the caller's count.
         let r = Ref { entry: e };
         if entry.ntuples == 2 {
-            // SAFETY: As above.
-            let ret =
-                unsafe { bindings::rvs_conntab_insert(self.inner.ht.get(), entry.tuples[1].get()) };
+            let ret = self.insert_tuple(entry, 1, keys, guard, &stale);
             if ret != 0 {
                 // Visible through tuple 0 already: let it expire the normal way, now.
                 entry.rearm(0);
@@ -423,6 +430,35 @@ impl<T: Timed> Table<T> {
             }
         }
         Ok(r)
+    }
+
+    /// Inserts tuple `i` of `entry` (key `keys[i]`), in the place of a `stale` entry's tuple
+    /// with the same key if there is one. 0 or a negative errno.
+    fn insert_tuple(
+        &self,
+        entry: &Entry<T>,
+        i: usize,
+        keys: &[Key],
+        guard: &Guard,
+        stale: &impl Fn(&T) -> bool,
+    ) -> i32 {
+        let t = entry.tuples[i].get();
+        // SAFETY: The table is initialised and the tuple lives in its entry's slab object.
+        let ret = unsafe { bindings::rvs_conntab_insert(self.inner.ht.get(), t) };
+        if ret != EEXIST.to_errno() {
+            return ret;
+        }
+        let Some(key) = keys.get(i) else { return ret };
+        let Some(old) = self.lookup(key, guard) else {
+            return ret;
+        };
+        if !stale(&old) {
+            return ret;
+        }
+        let old_t = old.entry().tuples[usize::from(key.dir == DIR_OUT)].get();
+        // SAFETY: Both tuples have the same key (the direction picks the old entry's tuple
+        // that holds it); the old one is in the table.
+        unsafe { bindings::rvs_conntab_replace(self.inner.ht.get(), old_t, t) }
     }
 
     /// Like [`Table::insert`] for a single-tuple entry, but when the key is held by an entry
