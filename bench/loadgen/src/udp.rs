@@ -127,7 +127,9 @@ fn packet(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, payload: &[u8]) 
     p
 }
 
-/// `udp-raw`: prints `{"sent", "errors", "seconds", "rate", "tuples"}`.
+/// `udp-raw`: prints `{"sent", "errors", "seconds", "rate", "tuples"}`. `--threads T` splits the
+/// tuples (fill) or the sample (replay) over T threads, each with its own raw socket: on veth the
+/// sender's CPU carries each packet through every namespace's stack, so one thread uses one CPU.
 pub fn raw(args: &Args) -> Result<(), String> {
     let to: Ipv4Addr = args.required("to")?;
     let port: u16 = args.required("port")?;
@@ -135,61 +137,87 @@ pub fn raw(args: &Args) -> Result<(), String> {
     let count: u32 = args.required("count")?;
     let payload = vec![b'p'; args.get("payload-bytes", 18usize)?];
     let batch = args.get("batch", 32usize)?.max(1);
-    let fd = sys::raw_socket().map_err(|e| format!("raw socket: {e}"))?;
-    let (mut sent, mut errors) = (0u64, 0u64);
-    let start = Instant::now();
-    let mut send = |pkts: &[Vec<u8>]| {
-        let mut off = 0;
-        while off < pkts.len() {
-            match sys::send_raw(fd.as_raw_fd(), to, &pkts[off..]) {
-                Ok(n) => {
-                    sent += n as u64;
-                    off += n.max(1);
-                }
-                Err(_) => {
-                    errors += 1;
-                    off += 1;
-                }
-            }
-        }
-    };
-    let tuples;
-    if args.flag("fill") {
-        tuples = count;
-        let mut i = 0;
-        while i < count {
-            let n = (count - i).min(batch as u32);
-            let pkts: Vec<Vec<u8>> = (i..i + n)
-                .map(|k| {
-                    let (a, p) = tuple(src, k);
-                    packet(a, p, to, port, &payload)
-                })
-                .collect();
-            send(&pkts);
-            i += n;
-        }
+    let threads = args.get("threads", 1u32)?.max(1);
+    // The tuple numbers to send: all of them once (fill), or a sample spread evenly over them,
+    // over and over until the deadline (replay).
+    let (tuples, stride, deadline) = if args.flag("fill") {
+        (count, 1, None)
     } else if args.flag("replay") {
         let sample = args.get("sample", 65_536u32)?.clamp(1, count.max(1));
-        tuples = sample;
         let duration = Duration::from_secs_f64(args.get("duration", 10.0f64)?);
-        let stride = (count / sample).max(1);
-        let pkts: Vec<Vec<u8>> = (0..sample)
-            .map(|j| {
-                let (a, p) = tuple(src, j * stride);
-                packet(a, p, to, port, &payload)
-            })
-            .collect();
-        let end = start + duration;
-        'outer: loop {
-            for chunk in pkts.chunks(batch) {
-                send(chunk);
-                if Instant::now() >= end {
-                    break 'outer;
-                }
-            }
-        }
+        (sample, (count / sample).max(1), Some(duration))
     } else {
         return Err("give --fill or --replay".into());
+    };
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let payload = payload.clone();
+            // Thread t takes the t-th share of the tuple numbers.
+            let (lo, hi) = (
+                tuples / threads * t,
+                if t + 1 == threads {
+                    tuples
+                } else {
+                    tuples / threads * (t + 1)
+                },
+            );
+            thread::spawn(move || -> Result<(u64, u64), String> {
+                let fd = sys::raw_socket().map_err(|e| format!("raw socket: {e}"))?;
+                let build = |j: u32| {
+                    let (a, p) = tuple(src, j * stride);
+                    packet(a, p, to, port, &payload)
+                };
+                let (mut sent, mut errors) = (0u64, 0u64);
+                let mut send = |pkts: &[Vec<u8>]| {
+                    let mut off = 0;
+                    while off < pkts.len() {
+                        match sys::send_raw(fd.as_raw_fd(), to, &pkts[off..]) {
+                            Ok(n) => {
+                                sent += n as u64;
+                                off += n.max(1);
+                            }
+                            Err(_) => {
+                                errors += 1;
+                                off += 1;
+                            }
+                        }
+                    }
+                };
+                match deadline {
+                    None => {
+                        let mut i = lo;
+                        while i < hi {
+                            let n = (hi - i).min(batch as u32);
+                            let pkts: Vec<Vec<u8>> = (i..i + n).map(build).collect();
+                            send(&pkts);
+                            i += n;
+                        }
+                    }
+                    Some(d) => {
+                        let pkts: Vec<Vec<u8>> = (lo..hi).map(build).collect();
+                        let end = start + d;
+                        'outer: loop {
+                            for chunk in pkts.chunks(batch) {
+                                send(chunk);
+                                if Instant::now() >= end {
+                                    break 'outer;
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok((sent, errors))
+            })
+        })
+        .collect();
+    let (mut sent, mut errors) = (0u64, 0u64);
+    for h in handles {
+        let (s, e) = h
+            .join()
+            .map_err(|_| "a sender thread panicked".to_string())??;
+        sent += s;
+        errors += e;
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
