@@ -253,6 +253,13 @@ def markdown(rows, by, env, machine, out, crit):
             pass
         L.append(f"| {title} | {unit} | {what} |")
     L.append("")
+    L.append("Scaled for TCG (a full run should take about 45 minutes): durations of 5-6 s per run; the")
+    L.append(f"table-scale and memory workloads run {env.get('BENCH_SCALE_ITER', '?')} iterations, and their largest")
+    L.append(f"size(s) ({env.get('BENCH_SCALE_ONCE', '–')} entries) only in the first (filling a million entries takes")
+    L.append("minutes under emulation), so those figures are single measurements; the table is filled by two")
+    L.append("raw-socket sender threads, and replayed by one. Large pools use one real server's ports as")
+    L.append("the destinations (10,000 listening sockets), not 10,000 hosts.")
+    L.append("")
     L.append("Each figure is the **median** of the iterations, with the min–max range; ratios are ratios of")
     L.append("medians, in parentheses the range of the per-iteration ratios. TCG emulates every instruction,")
     L.append("so absolute numbers mean little (and all three targets share two emulated CPUs with the load")
@@ -313,6 +320,8 @@ def markdown(rows, by, env, machine, out, crit):
                     for nbytes, name, objs, size in slab_diff(b, a)[:4]:
                         L.append(f"| {t} | {name} | {objs:,} | {size} | {nbytes / 1e6:.1f} |")
             L.append("")
+            L.append("SLUB merges caches of equal object size and flags, so ip_vs's `ip_vs_conn` cache (320-byte")
+            L.append("objects) can show up under the name of a cache it was merged with (e.g. `xfrm_dst`).")
             L.append("Vmalloc'd memory (rvs's rhashtable bucket array once large) is not in slabinfo; it is in the")
             L.append("bytes-per-entry figure above (VmallocUsed).")
             L.append("")
@@ -339,8 +348,10 @@ def markdown(rows, by, env, machine, out, crit):
         groups = defaultdict(dict)
         for name, ns in crit.items():
             parts = name.split("/")
-            size = parts[-1]
-            groups["/".join(parts[:-1])][size] = ns
+            if parts[-1].isdigit():
+                groups["/".join(parts[:-1])][parts[-1]] = ns
+            else:
+                groups[name]["single"] = ns
         sizes = sorted({s for g in groups.values() for s in g}, key=case_key)
         L.append("| benchmark | " + " | ".join(sizes) + " |")
         L.append("|---|" + "---|" * len(sizes))
