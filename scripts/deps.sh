@@ -26,6 +26,8 @@ debs=(
     # tools the scenarios use inside the VM
     iproute2 ipvsadm socat iperf3 nginx-light keepalived tcpdump iptables nftables conntrack
     procps psmisc
+    # benchmarks (make bench): JSON in the guest, the chart on the host
+    jq python3-matplotlib
 )
 echo "deps: apt-get install ${#debs[@]} packages" >&2
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
