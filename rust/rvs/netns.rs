@@ -205,17 +205,8 @@ impl Netns {
         port: u16,
         guard: &RcuGuard,
     ) -> bool {
-        let alen = if af == abi::AF_INET6 { 16 } else { 4 };
-        self.table.read(guard).services().iter().any(|svc| {
-            (svc.key.protocol == u16::from(protocol) || svc.key.fwmark != 0)
-                && svc.dests(guard).iter().any(|d| {
-                    d.port == port
-                        && d.af == af
-                        && d.addr[..alen] == addr[..alen]
-                        && d.conn_flags.load(Relaxed) & abi::conn_flag::FWD_MASK
-                            == abi::conn_flag::MASQ
-                })
-        })
+        self.find_real_service(af, protocol, addr, port, guard)
+            .is_some()
     }
 
     /// `ip_vs_find_tunnel`: the tunnelling destination at `addr` (IPv4) with tunnel port
