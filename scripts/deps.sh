@@ -26,6 +26,8 @@ debs=(
     # tools the scenarios use inside the VM
     iproute2 ipvsadm socat iperf3 nginx-light keepalived tcpdump iptables nftables conntrack
     procps psmisc
+    # the FTP helper scenario's server (dp/ftp.sh)
+    python3-pyftpdlib ethtool
     # benchmarks (make bench): JSON in the guest, the chart on the host
     jq python3-matplotlib
 )

@@ -15,6 +15,7 @@ use kernel::{
 };
 
 use crate::{
+    ftp,
     kapi::{
         conntab::{self, Key, Ref, Timed},
         pernet::Net,
@@ -46,6 +47,12 @@ pub(crate) const IP: u8 = 0;
 /// `IP_VS_CTPL_S_ASSURED`: a template whose connection reached ESTABLISHED.
 pub(crate) const CTPL_S_ASSURED: u16 = 1;
 
+/// Where the application helper's state sits in `flags_state`.
+const APP_SHIFT: u32 = 48;
+const APP_MASK: u64 = 0xff << APP_SHIFT;
+/// The protocol state's bits in `flags_state`.
+const STATE_MASK: u64 = 0xffff << 32;
+
 /// A connection or persistence template.
 pub(crate) struct Conn {
     /// Family of the client side (the service's).
@@ -64,7 +71,9 @@ pub(crate) struct Conn {
     /// Real server address and port.
     pub(crate) daddr: [u8; 16],
     pub(crate) dport: u16,
-    /// `IP_VS_CONN_F_*` (low 32 bits) and the protocol state (bits 32..48), changed together.
+    /// `IP_VS_CONN_F_*` (low 32 bits), the protocol state (bits 32..48) and the application
+    /// helper's state (bits 48..56: 0 for none, else 1 + the FTP helper's `app_data`), changed
+    /// together.
     flags_state: AtomicU64,
     /// Packets seen client → server (`in_pkts`).
     pub(crate) in_pkts: AtomicU32,
@@ -153,16 +162,28 @@ impl Conn {
         if protocol != UDP || flags & conn_flag::TEMPLATE != 0 {
             conn_flags &= !conn_flag::ONE_PACKET;
         }
-        let flags = flags | conn_flags;
+        let mut flags = flags | conn_flags;
+        // `ip_vs_bind_app` (`tcp_app_conn_bind`): NAT connections to a port of the FTP helper
+        // are its control connections, which keep conntrack (`ip_vs_ftp_init_conn`).
+        let app = protocol == TCP
+            && flags & conn_flag::FWD_MASK == conn_flag::MASQ
+            && ftp::is_ftp_port(vport);
+        if app {
+            flags |= conn_flag::NFCT;
+        }
         bind_dest(dest, flags);
-        Self {
+        let c = Self {
             daf: dest.af,
             daddr: dest.addr,
             dport,
             dest: Some(dest.clone()),
             control,
             ..Self::unbound(af, protocol, caddr, cport, vaddr, vport, flags)
+        };
+        if app {
+            c.set_app_state(ftp::ACTIVE);
         }
+        c
     }
 
     /// A connection bound to nothing yet, in state 0.
@@ -248,6 +269,37 @@ impl Conn {
         (self.flags_state.load(Relaxed) >> 32) as u16
     }
 
+    /// Sets the protocol state without a transition: the destination's counters stay as they
+    /// are (`ip_vs_tcp_conn_listen`).
+    pub(crate) fn set_state_raw(&self, state: u16) {
+        let _ = self.flags_state.fetch_update(Relaxed, Relaxed, |cur| {
+            Some((cur & !STATE_MASK) | (u64::from(state) << 32))
+        });
+    }
+
+    /// The FTP helper's state (`app_data`) of a connection bound to it (`cp->app`), or `None`.
+    pub(crate) fn app(&self) -> Option<u8> {
+        let v = ((self.flags_state.load(Relaxed) & APP_MASK) >> APP_SHIFT) as u8;
+        v.checked_sub(1)
+    }
+
+    /// Binds the connection to the FTP helper with state `state`, or sets its state.
+    pub(crate) fn set_app_state(&self, state: u8) {
+        let v = u64::from(state.saturating_add(1)) << APP_SHIFT;
+        let _ = self
+            .flags_state
+            .fetch_update(Relaxed, Relaxed, |cur| Some((cur & !APP_MASK) | v));
+    }
+
+    /// Clears `IP_VS_CONN_F_NO_CPORT` (`ip_vs_conn_fill_cport`); true for the one caller that
+    /// found it set.
+    pub(crate) fn claim_no_cport(&self) -> bool {
+        let old = self
+            .flags_state
+            .fetch_and(!u64::from(conn_flag::NO_CPORT), Relaxed);
+        old & u64::from(conn_flag::NO_CPORT) != 0
+    }
+
     /// The forwarding method (`IP_VS_CONN_F_FWD_MASK` bits).
     pub(crate) fn fwd(&self) -> u32 {
         self.flags() & conn_flag::FWD_MASK
@@ -331,7 +383,7 @@ impl Conn {
         let mut cur = self.flags_state.load(Relaxed);
         loop {
             let t = step((cur >> 32) as u16, cur as u32);
-            let new = (u64::from(to_raw(&t.state)) << 32) | u64::from(t.flags);
+            let new = (cur & APP_MASK) | (u64::from(to_raw(&t.state)) << 32) | u64::from(t.flags);
             match self
                 .flags_state
                 .compare_exchange_weak(cur, new, Relaxed, Relaxed)
@@ -461,6 +513,11 @@ impl Timed for Conn {
         if let Some(net) = net {
             if flags & conn_flag::NFCT != 0 && flags & conn_flag::ONE_PACKET == 0 {
                 nfct::drop_conntrack(net, self);
+            }
+            if flags & conn_flag::NO_CPORT != 0 {
+                if let Some(ns) = crate::netns::Netns::of(net) {
+                    ns.no_cport().fetch_sub(1, Relaxed);
+                }
             }
         }
         let Some(dest) = &self.dest else { return };

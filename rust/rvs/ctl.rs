@@ -122,7 +122,7 @@ impl DoIt for SetCmd {
                 }
                 Ok(())
             }
-            (cmd::SET_DEST, Some(d)) => ctl.edit_dest(&key, &d),
+            (cmd::SET_DEST, Some(d)) => ctl.edit_dest(&key, &d, req.net()),
             (cmd::DEL_DEST, Some(d)) => ctl.del_dest(&key, &d),
             (cmd::ZERO, _) => ctl.zero(Some(&key)),
             _ => Err(EINVAL),

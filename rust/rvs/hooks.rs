@@ -18,6 +18,7 @@ use crate::kapi::conntab::Timed;
 
 use crate::{
     conn::{self, Conn, PeData, IP, SCTP, TCP, UDP},
+    ftp,
     kapi::{
         conntab::{self, Ref},
         netfilter::{HookPoint, HookState},
@@ -198,17 +199,8 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     let mut cp = if p.fragment && p.sport == 0 {
         None
     } else {
-        ns.conns().lookup(
-            &conn::key(
-                p.af,
-                p.protocol,
-                conntab::DIR_IN,
-                &p.saddr,
-                p.sport,
-                &p.daddr,
-                p.dport,
-            ),
-            &guard,
+        ftp::conn_in_get(
+            ns, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport, true, &guard,
         )
     };
 
@@ -234,18 +226,25 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
                     ),
                     _ => false,
                 };
-            if nodest || expected {
-                // rvs has no controlling connections (FTP) here, so the old entry is always
-                // rescheduled (ip_vs's `n_control` is 0) — unless its conntrack entry is
-                // confirmed: then the packet is dropped, the old entry expires now, and the
-                // client's retransmission starts afresh.
-                let old_ct = nfct::uses_old_conntrack(&skb);
+            // An FTP control connection that still controls data connections (ip_vs's
+            // `n_control`; rvs counts the references besides the table's and ours, which
+            // the data connections hold) and keeps a confirmed conntrack entry is not
+            // rescheduled: the packet goes to it.
+            let old_ct = (nodest || expected) && nfct::uses_old_conntrack(&skb);
+            let controls = c.app().is_some() && c.others() > 0;
+            let resched = nodest || (expected && (!controls || !old_ct));
+            if resched {
+                // The old entry is rescheduled — unless its conntrack entry is confirmed:
+                // then the packet is dropped, the old entry expires now (if it controls
+                // nothing), and the client's retransmission starts afresh.
                 if let Some(old) = cp.take() {
                     if !old_ct {
                         old.forget_conntrack();
                     }
                     old.invalidate();
-                    old.expire_now();
+                    if !controls {
+                        old.expire_now();
+                    }
                 }
                 if old_ct {
                     return Verdict::Drop(skb);
@@ -928,6 +927,10 @@ fn handle_response(
 /// (re-routed as a local packet with `snat_reroute`), the output statistics, the marks.
 fn respond(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, c: &Conn) -> Result<Skb, Stolen> {
     if c.fwd() == conn_flag::MASQ {
+        // An application helper reads the packet first (`tcp_snat_handler`).
+        if c.app().is_some() && !ftp::pkt_out(ns, &mut skb, c, p) {
+            return Err(skb.free());
+        }
         if !xmit::snat(&mut skb, c, p) {
             return Err(skb.free());
         }

@@ -66,17 +66,21 @@ pub(crate) struct Netns {
     /// The defence modes' state.
     #[pin]
     defense: Defense,
-    /// The persistence engines' namespace state.
-    pe: PeState,
+    /// The persistence engines' and the FTP helper's namespace state.
+    pe: Helpers,
 }
 
-/// What the persistence engines keep per namespace.
-struct PeState {
+/// What the persistence engines and the FTP helper keep per namespace.
+struct Helpers {
     /// Seeds of the engine template digests (`conn::pe_key`).
     seeds: [u32; 4],
     /// Some service has a persistence engine that creates connections for real-server-started
     /// packets (ip_vs's `conn_out_counter`: the SIP engine's `conn_out`).
     conn_out: AtomicBool,
+    /// Connections whose client port is not known yet (`IP_VS_CONN_F_NO_CPORT`, the FTP
+    /// helper's passive data connections): while there are any, a packet that matches no
+    /// connection is looked up again with client port 0 (ip_vs's `no_cport_conns`).
+    no_cport: AtomicU32,
 }
 
 static PERNET: Pernet<Netns> = Pernet::new();
@@ -104,9 +108,10 @@ impl NetState for Netns {
             _proc: ProcFiles::create(net)?,
             ticks: AtomicU32::new(0),
             defense <- Defense::new(),
-            pe: PeState {
+            pe: Helpers {
                 seeds: [(); 4].map(|()| crate::kapi::random_u32_below(u32::MAX)),
                 conn_out: AtomicBool::new(false),
+                no_cport: AtomicU32::new(0),
             },
             // Last: it may tick as soon as it starts (it finds no state until init is done).
             _housekeeping: Periodic::start(net, EST_INTERVAL_SECS * crate::kapi::HZ)?,
@@ -122,6 +127,7 @@ struct ProcFiles {
     _conn_sync: ProcEntry,
     _stats: ProcEntry,
     _stats_percpu: ProcEntry,
+    _app: ProcEntry,
 }
 
 impl ProcFiles {
@@ -133,6 +139,7 @@ impl ProcFiles {
                 c_str!("ip_vs_conn_sync"),
                 c_str!("ip_vs_stats"),
                 c_str!("ip_vs_stats_percpu"),
+                c_str!("ip_vs_app"),
             ]
         } else {
             [
@@ -141,6 +148,7 @@ impl ProcFiles {
                 c_str!("rvs_conn_sync"),
                 c_str!("rvs_stats"),
                 c_str!("rvs_stats_percpu"),
+                c_str!("rvs_app"),
             ]
         };
         Ok(Self {
@@ -149,6 +157,7 @@ impl ProcFiles {
             _conn_sync: ProcEntry::create::<procfs::ConnsSync>(net, names[2])?,
             _stats: ProcEntry::create::<procfs::TotalStats>(net, names[3])?,
             _stats_percpu: ProcEntry::create::<procfs::TotalStatsPercpu>(net, names[4])?,
+            _app: ProcEntry::create::<procfs::Apps>(net, names[5])?,
         })
     }
 }
@@ -177,6 +186,11 @@ impl Netns {
     /// The connection table.
     pub(crate) fn conns(&self) -> &Table<Conn> {
         &self.conns
+    }
+
+    /// How many connections wait for their client port (`ipvs->no_cport_conns`).
+    pub(crate) fn no_cport(&self) -> &AtomicU32 {
+        &self.pe.no_cport
     }
 
     /// The namespace's counters.

@@ -18,7 +18,8 @@
 //!
 //! Like ip_vs, rvs takes no conntrack reference of its own for this: packets have conntrack
 //! entries only when something in the namespace turned conntrack on (a `ct` rule, NAT, ...).
-//! rvs has no application helpers (FTP), so no sequence adjustment and no expectations.
+//! Connections of the FTP helper ([`crate::ftp`]) always keep conntrack, with the
+//! sequence-adjustment extension that its mangling needs.
 
 use crate::{
     conn::Conn,
@@ -31,7 +32,7 @@ const ICMP: u8 = 1;
 const ICMPV6: u8 = 58;
 
 /// An address as `union nf_inet_addr` holds it: IPv4 in the first 4 bytes, the rest zero.
-fn inet_addr(af: u16, a: &[u8; 16]) -> [u8; 16] {
+pub(crate) fn inet_addr(af: u16, a: &[u8; 16]) -> [u8; 16] {
     let mut out = *a;
     if af != AF_INET6 {
         out[4..].fill(0);
@@ -60,8 +61,10 @@ pub(crate) fn update_conntrack(skb: &mut Skb, c: &Conn, outin: bool) {
     if ct.reply {
         return;
     }
-    // (ip_vs adds the sequence-adjustment extension here for connections bound to an
-    // application helper; rvs has none.)
+    // The FTP helper's mangling shifts TCP sequence numbers, which conntrack adjusts.
+    if c.app().is_some() && ct.protonum == crate::conn::TCP && !skb.ct_seqadj_add() {
+        return;
+    }
     let ports = ct.protonum != ICMP && ct.protonum != ICMPV6;
     if outin {
         let daddr = inet_addr(c.daf, &c.daddr);

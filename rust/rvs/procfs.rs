@@ -267,3 +267,39 @@ impl Show for TotalStatsPercpu {
         Ok(())
     }
 }
+
+/// The contents of `/proc/net/ip_vs_app` (`ip_vs_app_seq_show`): the FTP helper's ports, each
+/// with the number of connections bound to it (`usecnt`). ip_vs counts as connections bind and
+/// unbind; rvs counts the table's connections as the file is read.
+pub(crate) struct Apps;
+
+impl Show for Apps {
+    fn show(net: &Net, out: &mut SeqFile<'_>) -> Result {
+        let netns = Netns::of(net).ok_or(ENODEV)?;
+        let _ = out.write_str("prot port    usecnt name\n");
+        let ports = crate::kapi::param::ftp_ports();
+        let mut counts = [0i32; 8];
+        netns.conns().for_each(|c, _| {
+            if c.app().is_some() {
+                if let Some(i) = ports.iter().position(|&p| p != 0 && p == c.vport) {
+                    counts[i] = counts[i].saturating_add(1);
+                }
+            }
+        });
+        // ip_vs lists the newest registration first: the ports in reverse.
+        for (i, &port) in ports.iter().enumerate().rev() {
+            if port == 0 || ports[..i].contains(&port) {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "{:<3}  {:<7} {:<6} {:<17}",
+                ProtoName(abi::IPPROTO_TCP),
+                port,
+                counts[i],
+                "ftp"
+            );
+        }
+        Ok(())
+    }
+}

@@ -16,6 +16,7 @@ use kernel::{
 mod conn;
 mod ctl;
 mod defense;
+mod ftp;
 mod hooks;
 mod kapi;
 mod netns;
@@ -45,6 +46,9 @@ struct Rvs {
     _family: kapi::genl::Registration,
     _ip_vs_refused: Option<kapi::modwatch::Registration<IpVsOut>>,
     _netns: kapi::pernet::Registration<netns::Netns>,
+    /// After the namespaces (no hook makes more): the FTP helper's conntrack expectations,
+    /// whose callback is rvs's code.
+    _expectations: kapi::nfct::ExpectCleanup,
     _rcu: kapi::rcu::Barrier,
 }
 
@@ -70,6 +74,11 @@ static IP_VS_OUT: kapi::modwatch::Veto<IpVsOut> = kapi::modwatch::Veto::new();
 impl kernel::Module for Rvs {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let ipvs_compat = kapi::param::ipvs_compat();
+        // ip_vs_ftp refuses a port given twice (`tcp_register_app`: -EEXIST).
+        if let Some(port) = ftp::duplicate_port() {
+            pr_err!("ftp_ports: port {port} is given twice\n");
+            return Err(EEXIST);
+        }
         let family = match ctl::register(module, ipvs_compat) {
             Ok(family) => family,
             Err(e) if e == EEXIST && ipvs_compat => {
@@ -100,6 +109,7 @@ impl kernel::Module for Rvs {
             _family: family,
             _ip_vs_refused: ip_vs_refused,
             _netns: netns,
+            _expectations: kapi::nfct::ExpectCleanup,
             _rcu: kapi::rcu::Barrier,
         })
     }

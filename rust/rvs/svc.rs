@@ -37,6 +37,7 @@ use crate::{
     kapi::{
         lock::{new_spinlock_bh, SpinLockBh},
         netfilter::Hooks,
+        nfct::NetnsConntrack,
         pernet::Net,
         rcu::{Guard, RcuBox},
     },
@@ -335,6 +336,27 @@ struct Entry {
     conf: SvcConf,
     /// Newest first.
     dests: KVec<Arc<Dest>>,
+    /// Conntrack's hooks, held once an FTP service got a NAT real server
+    /// (`ip_vs_register_conntrack`) and until the service goes.
+    conntrack: Option<NetnsConntrack>,
+}
+
+impl Entry {
+    /// `__ip_vs_update_dest`'s "FTP-NAT requires conntrack for mangling": a NAT real server
+    /// of a service on the FTP port (any protocol, as ip_vs asks only for the port) or of a TCP
+    /// service on another of the helper's ports takes conntrack's hooks for the service's
+    /// family, once. A failure leaves the service as it is, as in ip_vs.
+    fn register_conntrack(&mut self, dest: &Dest, net: &Net) {
+        let k = &self.svc.key;
+        if self.conntrack.is_some()
+            || k.fwmark != 0
+            || dest.conn_flags.load(Relaxed) & conn_flag::FWD_MASK != conn_flag::MASQ
+            || !crate::ftp::needs_conntrack(k.protocol, k.port)
+        {
+            return;
+        }
+        self.conntrack = NetnsConntrack::get(net, k.af).ok();
+    }
 }
 
 /// Connection timeouts of `--set`, in seconds (ip_vs keeps them in its protocol tables).
@@ -520,6 +542,7 @@ impl Ctl {
             svc,
             conf,
             dests: KVec::new(),
+            conntrack: None,
         });
         let old = core::mem::replace(&mut self.entries, KVec::new());
         // Every push below is within the capacity reserved above: none allocates or fails.
@@ -671,15 +694,19 @@ impl Ctl {
         entry.svc.sched_change(&entry.conf, &list, 0, true)?;
         entry.svc.dests.replace(DestList(published))?;
         entry.dests = list;
+        entry.register_conntrack(&dest, net);
         Ok(())
     }
 
     /// SET_DEST (`ip_vs_edit_dest`).
-    pub(crate) fn edit_dest(&mut self, key: &SvcKey, msg: &netlink::Dest) -> Result {
+    pub(crate) fn edit_dest(&mut self, key: &SvcKey, msg: &netlink::Dest, net: &Net) -> Result {
         let s = self.find(key).ok_or(EINVAL)?;
         msg.check_limits().map_err(codec_err)?;
         let d = self.dest_index(s, msg).ok_or(ENOENT)?;
-        self.entries[s].dests[d].update(msg, false);
+        let entry = &mut self.entries[s];
+        let dest = entry.dests[d].clone();
+        dest.update(msg, false);
+        entry.register_conntrack(&dest, net);
         Ok(())
     }
 

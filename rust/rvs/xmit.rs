@@ -19,6 +19,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use crate::{
     conn::Conn,
+    ftp,
     hooks::Pkt,
     kapi::{
         self,
@@ -83,7 +84,8 @@ fn local(mut skb: Skb, c: &Conn) -> Verdict {
     Verdict::Accept(skb)
 }
 
-fn addr_of(af: u16, a: &[u8; 16]) -> Addr {
+/// An address of family `af` as rvs-core's packet code takes it.
+pub(crate) fn addr_of(af: u16, a: &[u8; 16]) -> Addr {
     if af == AF_INET6 {
         Addr::V6(*a)
     } else {
@@ -240,6 +242,10 @@ fn nat_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> 
     };
     // From the world but DNAT to a loopback address: refused.
     if local && p.af != AF_INET6 && c.daddr[0] == 127 && was_input {
+        return Verdict::Stolen(skb.free());
+    }
+    // An application helper reads the packet first (`tcp_dnat_handler`).
+    if c.app().is_some() && !ftp::pkt_in(ns, &mut skb, c, p) {
         return Verdict::Stolen(skb.free());
     }
     if !dnat(&mut skb, c, p) {

@@ -58,18 +58,22 @@ DP_PIDS=()
 DP_WORK=
 DP_FAILURES=0
 
-# dp_load ip_vs|rvs — loads the balancer (after unloading both).
+# dp_load ip_vs|rvs [ftp] — loads the balancer (after unloading both); with "ftp", its FTP
+# helper on port 21 too (ip_vs: modprobe ip_vs_ftp; rvs: ftp_ports=21).
 dp_load() {
     unload_all
     case "$1" in
-        ip_vs) modprobe ip_vs ;;
+        ip_vs)
+            modprobe ip_vs
+            [ "${2:-}" != ftp ] || modprobe ip_vs_ftp
+            ;;
         rvs)
             [ -f "$RVS_KO" ] || fail "dp_load rvs: no $RVS_KO (build it with make)"
-            insmod "$RVS_KO"
+            if [ "${2:-}" = ftp ]; then insmod "$RVS_KO" ftp_ports=21; else insmod "$RVS_KO"; fi
             ;;
         *) fail "dp_load: unknown balancer '$1' (ip_vs or rvs)" ;;
     esac
-    echo "balancer: $1"
+    echo "balancer: $1${2:+ ($2)}"
 }
 
 # Runs a command in a namespace.

@@ -33,6 +33,9 @@
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
 #include <net/netfilter/nf_conntrack_zones.h>
+#include <net/netfilter/nf_conntrack_expect.h>
+#include <net/netfilter/nf_conntrack_seqadj.h>
+#include <net/netfilter/nf_nat_helper.h>
 #include <net/route.h>
 
 #include "datapath.h"
@@ -198,6 +201,107 @@ void rvs_skb_ct_alter_reply(struct sk_buff *skb, bool src, const __u8 *addr, __b
 			new_tuple.dst.u.tcp.port = port;
 	}
 	nf_conntrack_alter_reply(ct, &new_tuple);
+}
+
+bool rvs_skb_ct_seqadj_add(struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	if (!ct || nf_ct_is_confirmed(ct) || nfct_seqadj(ct))
+		return true;
+	return nfct_seqadj_ext_add(ct) != NULL;
+}
+
+int rvs_skb_nat_mangle_tcp(struct sk_buff *skb, unsigned int protoff, unsigned int match_off,
+			   unsigned int match_len, const char *rep, unsigned int rep_len)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	if (!ct)
+		return 0;
+	/* nf_ct_seqadj_set() WARNs without the extension: refuse instead. */
+	if (rep_len != match_len && !nfct_seqadj(ct))
+		return -1;
+	if (!nf_nat_mangle_tcp_packet(skb, ct, ctinfo, protoff, match_off, match_len, rep,
+				      rep_len))
+		return -1;
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_UNNECESSARY;
+	return 1;
+}
+
+/* In Rust (rust/rvs/ftp.rs): which IPVS connection an expected conntrack entry belongs to. */
+int rvs_ftp_expected(struct net *net, __u16 l3num, __u8 protonum, const __u8 *saddr,
+		     __be16 sport, const __u8 *daddr, __be16 dport, __u8 *addr, __be16 *port);
+
+/* ip_vs_nfct_expect_callback: init_conntrack() calls it, under RCU, for a new entry that an
+ * expectation of ours matched. */
+static void rvs_expectfn(struct nf_conn *ct, struct nf_conntrack_expect *exp)
+{
+	struct nf_conntrack_tuple *orig = &ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	struct nf_conntrack_tuple new_reply = ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	union nf_inet_addr addr = {};
+	__be16 port = 0;
+	int which;
+
+	which = rvs_ftp_expected(nf_ct_net(ct), exp->tuple.src.l3num, orig->dst.protonum,
+				 (const __u8 *)&orig->src.u3, orig->src.u.tcp.port,
+				 (const __u8 *)&orig->dst.u3, orig->dst.u.tcp.port,
+				 (__u8 *)&addr, &port);
+	if (which == RVS_EXPECT_REPLY_DST) {
+		new_reply.dst.u3 = addr;
+		new_reply.dst.u.tcp.port = port;
+	} else if (which == RVS_EXPECT_REPLY_SRC) {
+		new_reply.src.u3 = addr;
+		new_reply.src.u.tcp.port = port;
+	} else {
+		return;
+	}
+	nf_conntrack_alter_reply(ct, &new_reply);
+}
+
+void rvs_skb_ct_expect_related(struct sk_buff *skb, const __u8 *saddr, const __u8 *daddr,
+			       __u8 protonum, __be16 sport, __be16 dport)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	struct nf_conntrack_expect *exp;
+
+	if (!ct)
+		return;
+	exp = nf_ct_expect_alloc(ct);
+	if (!exp)
+		return;
+	nf_ct_expect_init(exp, NF_CT_EXPECT_CLASS_DEFAULT, nf_ct_l3num(ct),
+			  (const union nf_inet_addr *)saddr, (const union nf_inet_addr *)daddr,
+			  protonum, sport ? &sport : NULL, &dport);
+	exp->expectfn = rvs_expectfn;
+	nf_ct_expect_related(exp, 0);
+	nf_ct_expect_put(exp);
+}
+
+static bool rvs_expect_is_ours(struct nf_conntrack_expect *exp, void *data)
+{
+	return exp->expectfn == rvs_expectfn;
+}
+
+void rvs_ct_expect_cleanup(void)
+{
+	nf_ct_expect_iterate_destroy(rvs_expect_is_ours, NULL);
+	/* A callback that init_conntrack() already took from the table runs under RCU. */
+	synchronize_rcu();
+}
+
+int rvs_ct_netns_get(struct net *net, __u16 af)
+{
+	return nf_ct_netns_get(net, af);
+}
+
+void rvs_ct_netns_put(struct net *net, __u16 af)
+{
+	nf_ct_netns_put(net, af);
 }
 
 bool rvs_skb_ct_confirm(struct sk_buff *skb)

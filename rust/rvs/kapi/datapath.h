@@ -107,6 +107,32 @@ unsigned int rvs_skb_ct_state(const struct sk_buff *skb, __u8 *protonum);
  */
 void rvs_skb_ct_alter_reply(struct sk_buff *skb, bool src, const __u8 *addr, __be16 port,
 			    bool set_port);
+/*
+ * ip_vs_update_conntrack's "applications may adjust TCP seqs": the sequence-adjustment extension
+ * on the packet's unconfirmed conntrack entry; false only when it could not be added.
+ */
+bool rvs_skb_ct_seqadj_add(struct sk_buff *skb);
+/*
+ * nf_nat_mangle_tcp_packet() with the packet's conntrack entry (the FTP helper): match_len bytes
+ * at match_off of the TCP payload become rep. 1 done, 0 no conntrack entry, -1 failed.
+ */
+int rvs_skb_nat_mangle_tcp(struct sk_buff *skb, unsigned int protoff, unsigned int match_off,
+			   unsigned int match_len, const char *rep, unsigned int rep_len);
+/* What rvs_ftp_expected() answers: which end of the new entry's reply tuple to change. */
+static const int RVS_EXPECT_NONE = 0;
+static const int RVS_EXPECT_REPLY_DST = 1;
+static const int RVS_EXPECT_REPLY_SRC = 2;
+/*
+ * ip_vs_nfct_expect_related(): an expectation, on the packet's conntrack entry, of a connection
+ * saddr:sport (0: any port) -> daddr:dport of protonum, whose new entry rvs_ftp_expected() fixes.
+ */
+void rvs_skb_ct_expect_related(struct sk_buff *skb, const __u8 *saddr, const __u8 *daddr,
+			       __u8 protonum, __be16 sport, __be16 dport);
+/* Removes every expectation rvs made and waits until no callback of ours runs (unload). */
+void rvs_ct_expect_cleanup(void);
+/* nf_ct_netns_get() / nf_ct_netns_put(): conntrack's hooks in net for family af. */
+int rvs_ct_netns_get(struct net *net, __u16 af);
+void rvs_ct_netns_put(struct net *net, __u16 af);
 /* nf_conntrack_confirm(skb) == NF_ACCEPT (else NF_DROP: the packet must be freed). */
 bool rvs_skb_ct_confirm(struct sk_buff *skb);
 /*

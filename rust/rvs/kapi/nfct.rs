@@ -1,6 +1,7 @@
 //! Netfilter conntrack entries that are not a packet's (the packet's own entry is reached through
 //! [`super::skb::Skb::conntrack`]): removing the entry of a connection that ended
-//! (`ip_vs_conn_drop_conntrack`'s lookup and kill).
+//! (`ip_vs_conn_drop_conntrack`'s lookup and kill), conntrack's hooks held for a service
+//! (`ip_vs_register_conntrack`), and the expectations rvs leaves behind.
 
 use super::{bindings, pernet::Net};
 
@@ -28,5 +29,51 @@ pub(crate) fn kill(
             daddr.as_ptr(),
             dport.to_be(),
         )
+    }
+}
+
+/// Conntrack's hooks in a namespace for one family, held while it lives (`nf_ct_netns_get` /
+/// `nf_ct_netns_put`): ip_vs holds them for an FTP service with NAT real servers, whose
+/// connections the FTP helper must see tracked.
+pub(crate) struct NetnsConntrack {
+    net: *mut bindings::net,
+    af: u16,
+}
+
+// SAFETY: Only the pointer to the namespace, which outlives the value, is kept; get and put may
+// run on any CPU.
+unsafe impl Send for NetnsConntrack {}
+// SAFETY: As above: the value has no shared state.
+unsafe impl Sync for NetnsConntrack {}
+
+impl NetnsConntrack {
+    /// Takes conntrack's hooks of family `af` in `net`, which must outlive the value (process
+    /// context).
+    pub(crate) fn get(net: &Net, af: u16) -> kernel::error::Result<Self> {
+        // SAFETY: `net` is live; process context, as the call may sleep.
+        let ret = unsafe { bindings::rvs_ct_netns_get(net.as_ptr(), af) };
+        kernel::error::to_result(ret)?;
+        Ok(Self {
+            net: net.as_ptr(),
+            af,
+        })
+    }
+}
+
+impl Drop for NetnsConntrack {
+    fn drop(&mut self) {
+        // SAFETY: Taken in `get` on a namespace that is still live (it outlives the value).
+        unsafe { bindings::rvs_ct_netns_put(self.net, self.af) }
+    }
+}
+
+/// Removes the conntrack expectations rvs made (their callback is rvs's code) and waits for a
+/// callback that is running: at unload, after the hooks are gone.
+pub(crate) struct ExpectCleanup;
+
+impl Drop for ExpectCleanup {
+    fn drop(&mut self) {
+        // SAFETY: Process context (module unload); the call may sleep.
+        unsafe { bindings::rvs_ct_expect_cleanup() }
     }
 }

@@ -22,6 +22,20 @@ bool rvs_param_ipvs_compat(void)
 	return ipvs_compat;
 }
 
+/* ip_vs_ftp's "ports" (IP_VS_APP_MAX_PORTS of them); none by default, as ip_vs_ftp is not loaded. */
+static unsigned short ftp_ports[8];
+static unsigned int ftp_ports_count;
+module_param_array(ftp_ports, ushort, &ftp_ports_count, 0444);
+MODULE_PARM_DESC(ftp_ports,
+		 "TCP ports of the FTP application helper for NAT services, as ip_vs_ftp's ports= "
+		 "(up to 8, e.g. ftp_ports=21; default none: no FTP helper)");
+
+unsigned int rvs_param_ftp_ports(const unsigned short **ports)
+{
+	*ports = ftp_ports;
+	return ftp_ports_count;
+}
+
 /* Verbatim from ip_vs_ctl.c: nested attributes are validated by the per-command parsers. */
 const struct nla_policy rvs_cmd_policy[IPVS_CMD_ATTR_MAX + 1] = {
 	[IPVS_CMD_ATTR_SERVICE]		= { .type = NLA_NESTED },

@@ -15,6 +15,8 @@
 
 /* Value of the `ipvs_compat` module parameter (read-only after load). */
 bool rvs_param_ipvs_compat(void);
+/* The `ftp_ports` module parameter: *ports gets the array, the result is how many were given. */
+unsigned int rvs_param_ftp_ports(const unsigned short **ports);
 
 /* ip_vs_cmd_policy: the top-level attribute policy of the IPVS family. */
 extern const struct nla_policy rvs_cmd_policy[IPVS_CMD_ATTR_MAX + 1];

@@ -317,6 +317,81 @@ impl Skb {
         }
     }
 
+    /// Adds the sequence-adjustment extension to the packet's unconfirmed conntrack entry, as
+    /// ip_vs does for connections of an application helper (its mangling shifts sequence
+    /// numbers); false only when it could not be added.
+    pub(crate) fn ct_seqadj_add(&mut self) -> bool {
+        // SAFETY: The skb is live and ours.
+        unsafe { bindings::rvs_skb_ct_seqadj_add(self.raw()) }
+    }
+
+    /// `nf_nat_mangle_tcp_packet` with the packet's conntrack entry: `match_len` bytes at
+    /// `match_off` of the TCP payload (the transport header at `l4off` from the network header)
+    /// become `rep`, the checksums and the IP length follow, and conntrack adjusts the
+    /// sequence numbers of the packets after it. 1 done, 0 the packet has no conntrack entry,
+    /// -1 failed (memory).
+    pub(crate) fn nat_mangle_tcp(
+        &mut self,
+        l4off: usize,
+        match_off: usize,
+        match_len: usize,
+        rep: &[u8],
+    ) -> i32 {
+        let protoff = self.network_offset() + l4off;
+        let (Ok(protoff), Ok(off), Ok(mlen), Ok(rlen)) = (
+            u32::try_from(protoff),
+            u32::try_from(match_off),
+            u32::try_from(match_len),
+            u32::try_from(rep.len()),
+        ) else {
+            return -1;
+        };
+        // SAFETY: The skb is live and ours; `rep` is `rlen` readable bytes; the call checks the
+        // offsets against the packet.
+        unsafe {
+            bindings::rvs_skb_nat_mangle_tcp(
+                self.raw(),
+                protoff,
+                off,
+                mlen,
+                rep.as_ptr().cast(),
+                rlen,
+            )
+        }
+    }
+
+    /// `ip_vs_nfct_expect_related`: tells conntrack to expect a connection `saddr`:`sport` (0:
+    /// any port) → `daddr`:`dport` related to the packet's entry (it only takes when that entry
+    /// has a conntrack helper); rvs's callback fixes the new entry's reply tuple.
+    pub(crate) fn ct_expect_related(
+        &mut self,
+        saddr: &[u8; 16],
+        daddr: &[u8; 16],
+        protocol: u8,
+        sport: u16,
+        dport: u16,
+    ) {
+        // SAFETY: The skb is live and ours; the addresses are 16 readable bytes each.
+        unsafe {
+            bindings::rvs_skb_ct_expect_related(
+                self.raw(),
+                saddr.as_ptr(),
+                daddr.as_ptr(),
+                protocol,
+                sport.to_be(),
+                dport.to_be(),
+            )
+        }
+    }
+
+    /// The checksum still needs verifying (`CHECKSUM_NONE` or `CHECKSUM_COMPLETE`), as
+    /// `tcp_csum_check` sees it; not for `CHECKSUM_UNNECESSARY` and `CHECKSUM_PARTIAL`.
+    pub(crate) fn csum_unverified(&self) -> bool {
+        // SAFETY: The skb is live (type invariant).
+        let s = unsafe { bindings::rvs_skb_ip_summed(self.raw()) };
+        s == CHECKSUM_NONE || s == CHECKSUM_COMPLETE
+    }
+
     /// Confirms the packet's conntrack entry now (`nf_conntrack_confirm`), as ip_vs does before
     /// encapsulating a packet whose connection keeps conntrack; false when the packet must be
     /// dropped (a clash with an entry confirmed meanwhile).

@@ -12,6 +12,7 @@
 //! ABI sets and reports seconds (`ip_vs_set_timeout` multiplies by `HZ`, `__ip_vs_get_timeouts`
 //! divides). The module converts to jiffies when it arms a timer.
 
+pub mod ftp;
 pub mod icmp;
 pub mod sctp;
 pub mod sip;
