@@ -55,7 +55,7 @@ test-host: kernel
 	python3 -m unittest discover -s tests/qemu -p 'test_*.py'
 
 fuzz-smoke: deps
-	@if [ -x scripts/fuzz-smoke.sh ]; then scripts/fuzz-smoke.sh 30; fi
+	@if [ -x scripts/fuzz-smoke.sh ]; then scripts/fuzz-smoke.sh 20; fi
 
 test-vm: all
 	tests/qemu/harness-selftest.sh
