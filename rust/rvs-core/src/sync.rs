@@ -574,6 +574,31 @@ impl<'b> MessageWriter<'b> {
         Some(w)
     }
 
+    /// Continues a message that [`MessageWriter::new`] started in `buf` (the master keeps a
+    /// buffer between packets): the size and count are read back from its header. `None` if
+    /// the header is not one of `version`.
+    pub fn resume(buf: &'b mut [u8], version: Version) -> Option<Self> {
+        let head = usize::from(be16(buf, 2)?);
+        let (nr_conns, ok) = match version {
+            Version::V1 => (
+                *buf.get(4)?,
+                buf.first() == Some(&0) && buf.get(5) == Some(&SYNC_PROTO_VER) && head >= MESG_LEN,
+            ),
+            // A version-0 message always has an entry once it is kept (nr_conns > 0), which
+            // is what tells it from a version-1 one.
+            Version::V0 => (*buf.first()?, *buf.first()? != 0 && head >= MESG_V0_LEN),
+        };
+        if !ok || head > buf.len() {
+            return None;
+        }
+        Some(Self {
+            buf,
+            version,
+            head,
+            nr_conns,
+        })
+    }
+
     fn write_header(&mut self) {
         let size = (self.head as u16).to_be_bytes();
         if let Some(s) = self.buf.get_mut(2..4) {

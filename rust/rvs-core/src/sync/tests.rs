@@ -562,3 +562,24 @@ fn sync_needed_refresh_period_limits_rate() {
     ));
     println!("sync_needed: refresh period and retries");
 }
+
+#[test]
+fn resume_continues_a_kept_message() {
+    for version in [Version::V1, Version::V0] {
+        let mut buf = [0u8; 200];
+        let mut w = MessageWriter::new(&mut buf, version, 3).unwrap();
+        w.push(&tcp_conn()).unwrap();
+        let mut w = MessageWriter::resume(&mut buf, version).unwrap();
+        assert_eq!(w.nr_conns(), 1);
+        w.push(&tcp_conn()).unwrap();
+        let bytes = w.as_bytes().to_vec();
+        assert_eq!(Message::parse(&bytes, 3).unwrap().items().count(), 2);
+        let other = if version == Version::V1 {
+            Version::V0
+        } else {
+            Version::V1
+        };
+        assert!(MessageWriter::resume(&mut buf, other).is_none());
+    }
+    println!("resume: a kept buffer takes more entries; the other version's is refused");
+}
