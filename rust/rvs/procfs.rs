@@ -286,6 +286,8 @@ impl Show for SyncStats {
             ("rx_failed", &c.rx_failed),
             ("tx_msgs", &c.tx_msgs),
             ("tx_dropped", &c.tx_dropped),
+            ("rx_resync_requests", &c.rx_resync_requests),
+            ("tx_resyncs", &c.tx_resyncs),
         ] {
             let _ = writeln!(out, "{name} {}", v.load(Relaxed));
         }

@@ -35,6 +35,7 @@ use crate::{
     kapi::{
         conntab::{self, Ref},
         lock::{new_spinlock_bh, SpinLockBh},
+        param,
         pernet::Net,
         rcu::{self, Guard},
         syncsock::{self, Endpoint, Socket, Thread, ThreadFn},
@@ -60,6 +61,11 @@ const SEND_DELAY: u32 = HZ / 50;
 /// `IPVS_SYNC_FLUSH_TIME`: a buffer being filled is sent at the latest this long after its
 /// first entry.
 const FLUSH_TIME: u64 = 2 * HZ as u64;
+/// A master answers at most one full-resync request in this long (jiffies): a forged request
+/// cannot make it flood the link.
+const RESYNC_INTERVAL: u64 = 10 * HZ as u64;
+/// A backup sends its full-resync request this many times, a second apart.
+const RESYNC_REQUESTS: u8 = 2;
 /// Timeout of an entry whose message gave none and whose protocol has no table (templates),
 /// as `ip_vs_proc_conn`: 3 minutes.
 const DEFAULT_TIMEOUT_SECS: u32 = 3 * 60;
@@ -84,6 +90,10 @@ pub(crate) struct Counters {
     pub(crate) tx_msgs: AtomicU64,
     /// Master buffers dropped: queue at `sync_qlen_max`, a send error, or no memory.
     pub(crate) tx_dropped: AtomicU64,
+    /// Full-resync requests a master received (`sync_resync`).
+    pub(crate) rx_resync_requests: AtomicU64,
+    /// Full resyncs a master sent (at most one per `RESYNC_INTERVAL`).
+    pub(crate) tx_resyncs: AtomicU64,
 }
 
 /// One master thread's buffers (`struct ipvs_master_sync_state`).
@@ -275,11 +285,21 @@ impl SyncDaemon {
                 let mut threads = KVec::with_capacity(count, GFP_KERNEL)?;
                 for id in 0..count {
                     let sock = Socket::master(net, &endpoint(id), c.mcast_ttl, sock_size)?;
+                    // With `sync_resync`, thread 0 also listens for backups' requests.
+                    let listener = if id == 0 && param::sync_resync() {
+                        Some(Socket::backup(net, &endpoint(0), 0)?)
+                    } else {
+                        None
+                    };
                     let n = name(b'm', id);
-                    threads.push(
-                        Thread::start(net, MasterThread { sock, id }, until_nul(&n))?,
-                        GFP_KERNEL,
-                    )?;
+                    let t = MasterThread {
+                        sock,
+                        id,
+                        listener,
+                        syncid: c.syncid,
+                        last_resync: None,
+                    };
+                    threads.push(Thread::start(net, t, until_nul(&n))?, GFP_KERNEL)?;
                 }
                 {
                     let mut m = self.master.lock();
@@ -321,6 +341,11 @@ impl SyncDaemon {
                                 sock,
                                 buf,
                                 syncid: c.syncid,
+                                resync: if id == 0 && param::sync_resync() {
+                                    Some(endpoint(0))
+                                } else {
+                                    None
+                                },
                             },
                             until_nul(&n),
                         )?,
@@ -438,6 +463,19 @@ impl SyncDaemon {
     }
 }
 
+impl SyncDaemon {
+    /// Queues every master thread's partly filled message for sending now.
+    fn flush_all(&self) {
+        let counters = &self.counters;
+        let mut m = self.master.lock();
+        for q in m.queues.iter_mut() {
+            if let Some(b) = q.cur.take() {
+                queue_tail(counters, q, b, usize::MAX);
+            }
+        }
+    }
+}
+
 /// `sb_queue_tail`: a full message goes to the thread's queue, unless `sync_qlen_max` are
 /// waiting already.
 fn queue_tail(counters: &Counters, q: &mut Queue, buf: Buf, qlen_max: usize) {
@@ -529,16 +567,23 @@ fn sync_one(ns: &Netns, v: &SyncVars, c: &Conn, timeout: u32, pkts: i32) {
     if !won && !force {
         return;
     }
-    // A persistence-engine template is sent with its engine's name; one without a
-    // destination cannot be (ip_vs: "SYNC, connection pe_data invalid").
+    if let Some(entry) = entry_of(c, view.flags, state, timeout) {
+        ns.sync().enqueue(ns, c, &entry);
+    }
+}
+
+/// The message entry of `c` with `flags`, `state` and `timeout` (jiffies). A persistence-engine
+/// template is sent with its engine's name; one without a destination cannot be (ip_vs: "SYNC,
+/// connection pe_data invalid").
+fn entry_of(c: &Conn, flags: u32, state: u16, timeout: u32) -> Option<SyncConn<'_>> {
     let pe = c.pe.as_ref().map(|pe| pe.bytes());
     if pe.is_some() && c.dest.is_none() {
-        return;
+        return None;
     }
-    let entry = SyncConn {
+    Some(SyncConn {
         af: c.af,
         protocol: c.protocol,
-        flags: view.flags,
+        flags,
         state,
         cport: c.cport,
         vport: c.vport,
@@ -551,8 +596,28 @@ fn sync_one(ns: &Netns, v: &SyncVars, c: &Conn, timeout: u32, pkts: i32) {
         seq: None,
         pe_data: pe,
         pe_name: pe.map(|_| &b"sip"[..]),
-    };
-    ns.sync().enqueue(ns, c, &entry);
+    })
+}
+
+/// rvs's full resync (`sync_resync`, docs/sync.md): queues every connection and template the
+/// master's table holds in a state the master syncs, with the time it has left, then sends the
+/// partly filled buffers at once. Process context (a master thread).
+fn full_resync(ns: &Netns) {
+    let v0 = ns.vars().sync_version() == 0;
+    ns.conns().for_each(|c, left| {
+        let flags = c.flags();
+        let state = c.state();
+        if flags & conn_flag::ONE_PACKET != 0
+            || (v0 && c.af != AF_INET)
+            || !wire::state_synced(c.protocol, state, c.is_template())
+        {
+            return;
+        }
+        if let Some(entry) = entry_of(c, flags, state, left.max(HZ)) {
+            ns.sync().enqueue(ns, c, &entry);
+        }
+    });
+    ns.sync().flush_all();
 }
 
 /// The firewall mark a message carries: rvs keeps it only in fwmark templates (their virtual
@@ -565,10 +630,15 @@ fn fwmark_of(c: &Conn) -> u32 {
     }
 }
 
-/// A master thread (`sync_thread_master`): sends the messages of its queue.
+/// A master thread (`sync_thread_master`): sends the messages of its queue. Thread 0 of a
+/// master started with `sync_resync` also answers backups' full-resync requests.
 struct MasterThread {
     sock: Socket,
     id: usize,
+    listener: Option<Socket>,
+    syncid: u32,
+    /// Jiffies of the last full resync.
+    last_resync: Option<u64>,
 }
 
 impl MasterThread {
@@ -602,10 +672,36 @@ impl MasterThread {
     }
 }
 
+impl MasterThread {
+    /// Answers a full-resync request waiting on the listener, if any (one per interval).
+    fn resync_requests(&mut self, ns: &Netns) {
+        let Some(l) = &self.listener else { return };
+        let mut buf = [0u8; 64];
+        let mut asked = false;
+        while let Ok(len) = l.recv(&mut buf) {
+            if wire::is_resync_request(buf.get(..len).unwrap_or(&[]), self.syncid) {
+                ns.sync().counters.rx_resync_requests.fetch_add(1, Relaxed);
+                asked = true;
+            }
+        }
+        let now = crate::kapi::jiffies64();
+        if asked
+            && self
+                .last_resync
+                .map_or(true, |t| now.wrapping_sub(t) >= RESYNC_INTERVAL)
+        {
+            self.last_resync = Some(now);
+            full_resync(ns);
+            ns.sync().counters.tx_resyncs.fetch_add(1, Relaxed);
+        }
+    }
+}
+
 impl ThreadFn for MasterThread {
     fn run(&mut self, net: &Net) {
         while !syncsock::should_stop() {
             if let Some(ns) = Netns::of(net) {
+                self.resync_requests(ns);
                 for buf in ns.sync().collect(self.id, false) {
                     self.send(ns, &buf);
                 }
@@ -620,12 +716,25 @@ struct BackupThread {
     sock: Socket,
     buf: KVec<u8>,
     syncid: u32,
+    /// With `sync_resync` (thread 0): where to ask for a full resync.
+    resync: Option<Endpoint>,
 }
 
 impl ThreadFn for BackupThread {
     fn run(&mut self, net: &Net) {
         let buf = &mut self.buf[..];
+        let request = wire::resync_request(self.syncid);
+        let mut requests = if self.resync.is_some() {
+            RESYNC_REQUESTS
+        } else {
+            0
+        };
         while !syncsock::should_stop() {
+            if let (Some(to), true) = (&self.resync, requests > 0) {
+                // A lost request costs nothing: the next one goes a second later.
+                let _ = self.sock.send_to(&request, to);
+                requests -= 1;
+            }
             self.sock.wait(false, HZ);
             while let Ok(len) = self.sock.recv(buf) {
                 if len == 0 {

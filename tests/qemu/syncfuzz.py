@@ -2,7 +2,7 @@
 """A forging sender of IPVS sync messages, aimed at a backup director (the sync-daemon scenario).
 
   syncfuzz.py --stats FILE --netns NAME --ifaddr A [--group G] [--port P] [--syncid N]
-              [--count N] [--seed S]
+              [--count N] [--pool N] [--seed S]
 
 Started inside the backup's network namespace, it opens the backup's counters (FILE,
 /proc/net/rvs_sync_stats), then moves into namespace NAME (setns) and multicasts COUNT datagrams
@@ -20,9 +20,10 @@ sync id N (default 1), whatever else it contains:
                 mandatory option, engine data without a known engine
   other_syncid  a valid message for another sync id (it must not create anything)
 
-Datagrams go out in bursts, each burst waiting until the backup's rx_msgs shows it received, so
-none is lost to a full socket buffer. Prints the counts of each kind and the total:
-`sent N malformed M skipped S other_syncid O`.
+Python is slow under TCG: it builds a pool of --pool distinct datagrams (default 20,000) and
+sends COUNT draws from it. Datagrams go out in bursts, each burst waiting until the backup's
+rx_msgs shows it received, so none is lost to a full socket buffer. Prints the counts of each
+kind and the total: `sent N malformed M skipped S other_syncid O`.
 """
 import ctypes
 import os
@@ -145,7 +146,7 @@ def skipped(rng, syncid):
 
 def main():
     o = {"--stats": None, "--netns": None, "--ifaddr": None, "--group": "224.0.0.81",
-         "--port": "8848", "--syncid": "1", "--count": "100000", "--seed": "1"}
+         "--port": "8848", "--syncid": "1", "--count": "100000", "--pool": "20000", "--seed": "1"}
     argv = sys.argv[1:]
     for i in range(0, len(argv), 2):
         if argv[i] not in o:
@@ -163,32 +164,34 @@ def main():
     s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
     dst = (o["--group"], int(o["--port"]))
+    pool = []
+    for _ in range(int(o["--pool"])):
+        r = rng.random()
+        if r < 0.75:
+            pool.append(("malformed", malformed(rng, syncid)))
+        elif r < 0.92:
+            pool.append(("skipped", skipped(rng, syncid)))
+        else:
+            other = rng.choice([0] + [i for i in range(2, 256)])
+            pool.append(("other_syncid", v1(other, [entry_v4(rng)])))
     kinds = {"malformed": 0, "skipped": 0, "other_syncid": 0}
     base = stats(f)["rx_msgs"]
     sent = 0
     t0 = time.monotonic()
-    burst = 64
+    burst = 256
+    sendto = s.sendto
     while sent < count:
-        for _ in range(min(burst, count - sent)):
-            r = rng.random()
-            if r < 0.75:
-                kinds["malformed"] += 1
-                pkt = malformed(rng, syncid)
-            elif r < 0.92:
-                kinds["skipped"] += 1
-                pkt = skipped(rng, syncid)
-            else:
-                kinds["other_syncid"] += 1
-                other = rng.choice([0] + [i for i in range(2, 256)])
-                pkt = v1(other, [entry_v4(rng)])
-            s.sendto(pkt, dst)
-            sent += 1
+        n = min(burst, count - sent)
+        for kind, pkt in rng.choices(pool, k=n):
+            kinds[kind] += 1
+            sendto(pkt, dst)
+        sent += n
         deadline = time.monotonic() + 10
         while stats(f)["rx_msgs"] - base < sent:
             if time.monotonic() > deadline:
                 got = stats(f)["rx_msgs"] - base
                 sys.exit(f"syncfuzz.py: the backup received {got} of {sent} datagrams")
-            time.sleep(0.0005)
+            time.sleep(0.001)
     print(f"sent {sent} malformed {kinds['malformed']} skipped {kinds['skipped']} "
           f"other_syncid {kinds['other_syncid']} in {time.monotonic() - t0:.1f} s", flush=True)
     return 0

@@ -743,6 +743,71 @@ impl Cursor<'_> {
     }
 }
 
+/// rvs's full-resync request (docs/sync.md): a version-1 header announcing no entries, so
+/// ip_vs backups that receive it do nothing, then 8 bytes: the magic `rvsR`, the kind (1: send me
+/// everything) and three zero bytes.
+pub const RESYNC_MAGIC: [u8; 4] = *b"rvsR";
+/// The length of a full-resync request.
+pub const RESYNC_LEN: usize = MESG_LEN + 8;
+/// The kind byte of a full-resync request.
+pub const RESYNC_KIND_FULL: u8 = 1;
+
+/// A full-resync request from a backup with sync id `syncid` (its low byte).
+pub fn resync_request(syncid: u32) -> [u8; RESYNC_LEN] {
+    let mut m = [0u8; RESYNC_LEN];
+    let head = [
+        0,
+        syncid as u8,
+        0,
+        RESYNC_LEN as u8,
+        0,
+        SYNC_PROTO_VER,
+        0,
+        0,
+    ];
+    for (d, s) in m.iter_mut().zip(head.iter().chain(RESYNC_MAGIC.iter())) {
+        *d = *s;
+    }
+    if let Some(k) = m.get_mut(MESG_LEN + 4) {
+        *k = RESYNC_KIND_FULL;
+    }
+    m
+}
+
+/// Whether `buf` is a full-resync request a master with sync id `syncid` answers: exactly the
+/// request's bytes, from a backup of the same sync id (or of sync id 0, which takes all).
+pub fn is_resync_request(buf: &[u8], syncid: u32) -> bool {
+    let Some(id) = buf.get(1) else { return false };
+    buf == resync_request(u32::from(*id)).as_slice()
+        && (*id == 0 || u32::from(*id) == syncid & 0xff)
+}
+
+/// Whether a connection of `protocol` in `state` is in a state the master syncs
+/// (`ip_vs_sync_conn_needed`'s state filter; other protocols and templates always are).
+pub fn state_synced(protocol: u8, state: u16, template: bool) -> bool {
+    use super::proto::{sctp::SctpState as S, tcp::TcpState as T};
+    let bit = 1u32.checked_shl(u32::from(state)).unwrap_or(0);
+    let ok = match protocol {
+        _ if template => return true,
+        6 => {
+            1 << T::Established as u32
+                | 1 << T::FinWait as u32
+                | 1 << T::Close as u32
+                | 1 << T::CloseWait as u32
+                | 1 << T::TimeWait as u32
+        }
+        132 => {
+            1 << S::Established as u32
+                | 1 << S::ShutdownSent as u32
+                | 1 << S::ShutdownReceived as u32
+                | 1 << S::ShutdownAckSent as u32
+                | 1 << S::Closed as u32
+        }
+        _ => return true,
+    };
+    bit & ok != 0
+}
+
 /// The sync sysctls `ip_vs_sync_conn_needed` reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyncVars {

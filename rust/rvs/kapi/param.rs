@@ -9,3 +9,11 @@ pub(crate) fn ipvs_compat() -> bool {
     // never changes afterwards (permissions 0444).
     unsafe { bindings::rvs_param_ipvs_compat() }
 }
+
+/// The `sync_resync` parameter: a starting sync backup asks for a full resync, and a starting
+/// sync master listens for such requests (docs/sync.md).
+pub(crate) fn sync_resync() -> bool {
+    // SAFETY: The shim reads a `bool` module parameter with `READ_ONCE`; writes through sysfs
+    // store whole values.
+    unsafe { bindings::rvs_param_sync_resync() }
+}

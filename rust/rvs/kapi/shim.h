@@ -15,6 +15,8 @@
 
 /* Value of the `ipvs_compat` module parameter (read-only after load). */
 bool rvs_param_ipvs_compat(void);
+/* Value of the `sync_resync` module parameter (writable at run time). */
+bool rvs_param_sync_resync(void);
 
 /* ip_vs_cmd_policy: the top-level attribute policy of the IPVS family. */
 extern const struct nla_policy rvs_cmd_policy[IPVS_CMD_ATTR_MAX + 1];

@@ -196,6 +196,17 @@ int rvs_sync_send(void *sock, const void *buf, size_t len)
 	return kernel_sendmsg(sock, &msg, &iov, 1, len);
 }
 
+int rvs_sync_sendto(void *sock, const void *buf, size_t len, int af, const u8 *group, u16 port)
+{
+	struct sockaddr_storage ss;
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
+	struct kvec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	msg.msg_namelen = set_sockaddr(&ss, af, group, port);
+	msg.msg_name = &ss;
+	return kernel_sendmsg(sock, &msg, &iov, 1, len);
+}
+
 int rvs_sync_recv(void *sock, void *buf, size_t len)
 {
 	struct msghdr msg = { NULL, };

@@ -26,6 +26,8 @@ int rvs_sync_sock_backup(struct net *net, int ifindex, int af, const u8 *group, 
 void rvs_sync_sock_release(void *sock);
 /* ip_vs_send_async: bytes sent or a negative errno (-EAGAIN when the buffer is full). */
 int rvs_sync_send(void *sock, const void *buf, size_t len);
+/* Sends one datagram to group:port (family af) without blocking (the backup's resync request). */
+int rvs_sync_sendto(void *sock, const void *buf, size_t len, int af, const u8 *group, u16 port);
 /* ip_vs_receive: a datagram's length or a negative errno (-EAGAIN when none is queued). */
 int rvs_sync_recv(void *sock, void *buf, size_t len);
 /* Sleeps until a datagram is queued, the socket is writable (`write`), the thread is asked

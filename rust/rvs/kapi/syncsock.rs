@@ -46,6 +46,7 @@ unsafe impl Sync for Socket {}
 
 /// Where a sync socket talks: family (`AF_INET`/`AF_INET6`), group (IPv4 in the first 4
 /// bytes), port and interface.
+#[derive(Clone, Copy)]
 pub(crate) struct Endpoint {
     pub(crate) af: u16,
     pub(crate) group: [u8; 16],
@@ -106,6 +107,25 @@ impl Socket {
         // SAFETY: The socket is live (type invariant); `msg` is readable for its length.
         let ret =
             unsafe { bindings::rvs_sync_send(self.sock.as_ptr(), msg.as_ptr().cast(), msg.len()) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(ret as usize)
+    }
+
+    /// Sends one datagram to `to`'s group and port without blocking.
+    pub(crate) fn send_to(&self, msg: &[u8], to: &Endpoint) -> Result<usize> {
+        // SAFETY: The socket is live (type invariant); `msg` and `group` are readable.
+        let ret = unsafe {
+            bindings::rvs_sync_sendto(
+                self.sock.as_ptr(),
+                msg.as_ptr().cast(),
+                msg.len(),
+                i32::from(to.af),
+                to.group.as_ptr(),
+                to.port,
+            )
+        };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }

@@ -583,3 +583,44 @@ fn resume_continues_a_kept_message() {
     }
     println!("resume: a kept buffer takes more entries; the other version's is refused");
 }
+
+#[test]
+fn resync_request_is_a_no_op_for_ip_vs_backups() {
+    let r = resync_request(7);
+    assert_eq!(&r[..8], &[0, 7, 0, 16, 0, 1, 0, 0]);
+    assert_eq!(&r[8..], b"rvsR\x01\0\0\0");
+    // What an ip_vs (or rvs) backup makes of it: a valid message with no entries.
+    let m = Message::parse(&r, 7).unwrap();
+    assert_eq!(
+        (m.version, m.nr_conns, m.items().count()),
+        (Version::V1, 0, 0)
+    );
+    assert!(is_resync_request(&r, 7));
+    assert!(!is_resync_request(&r, 8));
+    assert!(is_resync_request(&resync_request(0), 8));
+    let mut bad = r;
+    bad[12] = 2;
+    assert!(!is_resync_request(&bad, 7));
+    assert!(!is_resync_request(&r[..15], 7));
+    assert!(!is_resync_request(
+        &message(Version::V1, 7, &[tcp_conn()]),
+        7
+    ));
+    println!("resync request: 16 bytes, ignored by backups, recognised by masters of its sync id");
+}
+
+#[test]
+fn state_synced_is_sync_needed_state_filter() {
+    for state in 0..16u16 {
+        let v = ConnView {
+            state,
+            old_state: state,
+            ..tcp_view(state, state)
+        };
+        let needed = sync_needed(&vars(), &v, 3, 0, 1000, 250) != Needed::No;
+        assert_eq!(state_synced(6, state, false), needed, "tcp state {state}");
+    }
+    assert!(state_synced(17, 0, false));
+    assert!(state_synced(6, 3, true));
+    println!("state_synced: the TCP states sync_needed syncs");
+}
