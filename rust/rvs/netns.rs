@@ -119,6 +119,12 @@ impl NetState for Netns {
             },
         }? Error)
     }
+
+    /// Stops the sync daemon before the namespace's devices go: its sockets hold references
+    /// to them (ip_vs stops its threads from `__ip_vs_dev_cleanup_batch`).
+    fn pre_exit(&self) {
+        self.sync.stop_all();
+    }
 }
 
 /// The namespace's periodic work.

@@ -397,6 +397,13 @@ impl SyncDaemon {
         Ok(())
     }
 
+    /// Stops both roles, if they run (`ip_vs_sync_net_cleanup`): namespace exit.
+    pub(crate) fn stop_all(&self) {
+        for state in [daemon_state::MASTER, daemon_state::BACKUP] {
+            let _ = self.stop(state);
+        }
+    }
+
     /// Queues `entry` for the master thread `id`'s next message (`ip_vs_sync_conn`'s buffer
     /// handling and `sb_queue_tail`). Packet path.
     fn enqueue(&self, ns: &Netns, c: &Conn, entry: &SyncConn<'_>) {
