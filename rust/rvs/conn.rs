@@ -7,7 +7,7 @@
 //! (overload) updates. A connection scheduled under a persistence template holds a reference to
 //! the template, which keeps the template alive as long as it lives (ip_vs's `cp->control`).
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use kernel::{
     alloc::{flags::GFP_ATOMIC, KBox},
@@ -86,6 +86,10 @@ pub(crate) struct Conn {
     invalid: AtomicBool,
     /// A persistence-engine template's data (`pe_data`: the SIP Call-ID).
     pub(crate) pe: Option<KBox<PeData>>,
+    /// What the master sync daemon last sent about it: the state (`old_state`) and when the
+    /// message's information runs out, with a retry count in the low 2 bits (`sync_endtime`).
+    pub(crate) sync_state: AtomicU16,
+    pub(crate) sync_endtime: AtomicU64,
 }
 
 /// A persistence engine's data for a template (`pe_data`, at most `IP_VS_PEDATA_MAXLEN`).
@@ -212,7 +216,93 @@ impl Conn {
             control: None,
             invalid: AtomicBool::new(false),
             pe: None,
+            sync_state: AtomicU16::new(0),
+            sync_endtime: AtomicU64::new(0),
         }
+    }
+
+    /// A connection or template a backup learnt from a sync message (`ip_vs_conn_new` from
+    /// `ip_vs_proc_conn`), in state `state`, bound to `dest` if the backup has it. A bound one
+    /// takes the destination's forwarding method and flags, but keeps the message's activity
+    /// (`INACTIVE`), as `ip_vs_bind_dest` does for `IP_VS_CONN_F_SYNC`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn synced(
+        af: u16,
+        protocol: u8,
+        caddr: [u8; 16],
+        cport: u16,
+        vaddr: [u8; 16],
+        vport: u16,
+        daddr: [u8; 16],
+        dport: u16,
+        flags: u32,
+        state: u16,
+        dest: Option<&Arc<Dest>>,
+    ) -> Self {
+        let mut flags = flags;
+        let dest = dest.map(|d| {
+            let mut conn_flags = d.conn_flags.load(Relaxed) & !conn_flag::ONE_PACKET;
+            if flags & conn_flag::TEMPLATE == 0 {
+                conn_flags &= !conn_flag::INACTIVE;
+            }
+            flags = (flags & !(conn_flag::FWD_MASK | conn_flag::NOOUTPUT)) | conn_flags;
+            bind_dest(d, flags);
+            d.clone()
+        });
+        // `ip_vs_conn_new` binds the application helper here too (`ip_vs_bind_app`).
+        let app = protocol == TCP
+            && flags & conn_flag::FWD_MASK == conn_flag::MASQ
+            && ftp::is_ftp_port(vport);
+        if app {
+            flags |= conn_flag::NFCT;
+        }
+        let c = Self {
+            daf: dest.as_ref().map_or(af, |d| d.af),
+            daddr,
+            dport,
+            dest,
+            ..Self::unbound(af, protocol, caddr, cport, vaddr, vport, flags)
+        };
+        c.flags_state
+            .store((u64::from(state) << 32) | u64::from(flags), Relaxed);
+        if app {
+            c.set_app_state(ftp::ACTIVE);
+        }
+        c.sync_state.store(state, Relaxed);
+        c
+    }
+
+    /// A sync message about an existing entry (`ip_vs_proc_conn`): the bits of
+    /// `IP_VS_CONN_F_BACKUP_UPD_MASK` and the state come from the message; a connection whose
+    /// activity changed moves its destination's active count.
+    pub(crate) fn apply_sync(&self, flags: u32, state: u16) {
+        let mut cur = self.flags_state.load(Relaxed);
+        loop {
+            let old = cur as u32;
+            let new_flags =
+                (flags & conn_flag::BACKUP_UPD_MASK) | (old & !conn_flag::BACKUP_UPD_MASK);
+            let new = (cur & APP_MASK) | (u64::from(state) << 32) | u64::from(new_flags);
+            match self
+                .flags_state
+                .compare_exchange_weak(cur, new, Relaxed, Relaxed)
+            {
+                Ok(_) => {
+                    if (old ^ flags) & conn_flag::INACTIVE != 0 && flags & conn_flag::TEMPLATE == 0
+                    {
+                        if let Some(d) = &self.dest {
+                            if flags & conn_flag::INACTIVE != 0 {
+                                d.activeconns.fetch_sub(1, Relaxed);
+                            } else {
+                                d.activeconns.fetch_add(1, Relaxed);
+                            }
+                        }
+                    }
+                    break;
+                }
+                Err(c) => cur = c,
+            }
+        }
+        self.sync_state.store(state, Relaxed);
     }
 
     /// A `cache_bypass` connection (`ip_vs_leave`): no destination, forwarded to the packet's

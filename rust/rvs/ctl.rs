@@ -7,9 +7,8 @@
 //!
 //! Requests are decoded and replies encoded by rvs-core's codec (`rvs_core::netlink`), which
 //! reproduces ip_vs's parsers and their errno; the handlers here follow `ip_vs_genl_set_cmd`,
-//! `ip_vs_genl_get_cmd` and the dump functions step by step. There is no sync daemon yet:
-//! NEW_DAEMON and DEL_DAEMON check their request as ip_vs does and then answer `EOPNOTSUPP`;
-//! GET_DAEMON dumps nothing.
+//! `ip_vs_genl_get_cmd` and the dump functions step by step. NEW_DAEMON, DEL_DAEMON and
+//! GET_DAEMON drive the connection sync daemon ([`crate::sync`]).
 
 use kernel::{
     error::code::{EINVAL, ENODEV, ESRCH},
@@ -18,10 +17,7 @@ use kernel::{
 };
 
 use crate::{
-    kapi::{
-        errno,
-        genl::{self, DoIt, Dump, DumpIt, Family, Policy, Request, SmallOp, Spec},
-    },
+    kapi::genl::{self, DoIt, Dump, DumpIt, Family, Policy, Request, SmallOp, Spec},
     netns::Netns,
     rvs_core::{
         abi::{self, cmd, cmd_attr},
@@ -96,8 +92,9 @@ impl DoIt for SetCmd {
                     DestParse::Full
                 };
                 let mut dest = attrs.dest(dmode).map_err(codec_err)?;
-                // No sync daemon runs in rvs yet.
-                dest.resolve_af(svc_af, command, false).map_err(codec_err)?;
+                let syncing = netns.sync().state() != 0;
+                dest.resolve_af(svc_af, command, syncing)
+                    .map_err(codec_err)?;
                 Some(dest)
             }
             _ => None,
@@ -132,22 +129,27 @@ impl DoIt for SetCmd {
     }
 }
 
-/// `ip_vs_genl_set_daemon`: NEW_DAEMON and DEL_DAEMON. The request is checked as ip_vs checks it
-/// (a missing or malformed daemon nest is `-EINVAL`); a well-formed one is refused with
-/// `-EOPNOTSUPP` until rvs has a sync daemon.
+/// `ip_vs_genl_set_daemon`: NEW_DAEMON (`ip_vs_genl_new_daemon`, `start_sync_thread`) and
+/// DEL_DAEMON (`ip_vs_genl_del_daemon`, `stop_sync_thread`). A missing or malformed daemon
+/// nest is `-EINVAL`; the daemon answers `-EEXIST` (role running), `-ESRCH` (role not
+/// running), `-ENODEV` (no such interface), `-EINVAL` (no such role).
 struct SetDaemon;
 
 impl DoIt for SetDaemon {
     fn doit(req: &Request<'_>) -> Result {
-        let (_netns, msg) = begin(req)?;
+        let (netns, msg) = begin(req)?;
         let attrs = msg.cmd_attrs().map_err(codec_err)?;
-        let mode = if msg.genl.cmd == cmd::NEW_DAEMON {
-            DaemonParse::Start
+        if msg.genl.cmd == cmd::NEW_DAEMON {
+            let daemon = attrs.daemon(DaemonParse::Start).map_err(|_| EINVAL)?;
+            // The sync protocol cannot carry connections to a destination of another family.
+            if netns.lock().has_mixed_af_dests() {
+                return Err(EINVAL);
+            }
+            netns.sync().start(netns, req.net(), daemon)
         } else {
-            DaemonParse::Stop
-        };
-        attrs.daemon(mode).map_err(|_| EINVAL)?;
-        Err(errno::eopnotsupp())
+            let daemon = attrs.daemon(DaemonParse::Stop).map_err(|_| EINVAL)?;
+            netns.sync().stop(daemon.state)
+        }
     }
 }
 
@@ -239,11 +241,20 @@ impl DumpIt for DumpDests {
     }
 }
 
-/// `ip_vs_genl_dump_daemons`: no sync daemon runs in rvs yet, so there is nothing to list.
+/// `ip_vs_genl_dump_daemons`: the running master, then the running backup.
 struct DumpDaemons;
 
 impl DumpIt for DumpDaemons {
-    fn dumpit(_dump: &mut Dump<'_>) -> Result {
+    fn dumpit(dump: &mut Dump<'_>) -> Result {
+        let netns = Netns::of(dump.request().net()).ok_or(ENODEV)?;
+        let running = netns.sync().configs();
+        let mut buf = [0u8; ENTRY_ROOM];
+        for daemon in running.iter().flatten().skip(dump.position()) {
+            let bytes = encode(&mut buf, |w| daemon.encode_reply(w, cmd_attr::DAEMON))?;
+            if !dump.add(cmd::NEW_DAEMON, bytes)? {
+                break;
+            }
+        }
         Ok(())
     }
 }

@@ -30,7 +30,7 @@ use crate::{
     netns::Netns,
     nfct,
     rvs_core::{
-        abi::{conn_flag, svc_flag, tunnel_type, AF_INET, AF_INET6},
+        abi::{conn_flag, daemon_state, svc_flag, tunnel_type, AF_INET, AF_INET6},
         packet::{
             fill_iph,
             icmp::{self, IcmpClass, IcmpNat},
@@ -174,6 +174,9 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     let Some(ns) = Netns::of(st.net) else {
         return Verdict::Accept(skb);
     };
+    if backup_only(ns) {
+        return Verdict::Accept(skb);
+    }
     let Some(p) = headers(&mut skb, st.ipv6) else {
         return Verdict::Accept(skb);
     };
@@ -297,10 +300,19 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
         c.set_timeout(t);
     }
     let verdict = xmit::transmit(ns, skb, st, &c, &p);
-    c.in_pkts.fetch_add(1, Relaxed);
+    let pkts = c.in_pkts.fetch_add(1, Relaxed).wrapping_add(1);
+    if ns.sync().state() & daemon_state::MASTER != 0 {
+        crate::sync::sync_conn(ns, &c, c.timeout(), pkts as i32);
+    }
     c.put();
     drop(guard);
     verdict
+}
+
+/// `sysctl_backup_only`: with `backup_only` set and a backup daemon running, the namespace
+/// does not direct packets.
+fn backup_only(ns: &Netns) -> bool {
+    ns.sync().state() & daemon_state::BACKUP != 0 && ns.vars().backup_only() != 0
 }
 
 /// A one-packet-scheduled UDP datagram: its connection lives for this packet only and never
@@ -308,6 +320,12 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
 fn one_packet(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt, c: Conn) -> Verdict {
     in_stats(ns, &c, skb.len());
     let v = xmit::transmit(ns, skb, st, &c, p);
+    // A one-packet connection is never synced; its template is, or counts the packet.
+    if ns.sync().state() & daemon_state::MASTER != 0 {
+        crate::sync::sync_control(ns, &c);
+    } else if let Some(ct) = &c.control {
+        ct.in_pkts.fetch_add(1, Relaxed);
+    }
     c.unlinked(None);
     v
 }
@@ -1331,6 +1349,9 @@ pub(crate) fn forward_icmp_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     let Some(ns) = Netns::of(st.net) else {
         return Verdict::Accept(skb);
     };
+    if backup_only(ns) {
+        return Verdict::Accept(skb);
+    }
     let Some(p) = headers(&mut skb, st.ipv6) else {
         return Verdict::Accept(skb);
     };

@@ -31,16 +31,19 @@ use crate::{
     rvs_core::{abi, est::EST_INTERVAL_SECS},
     stats::Stats,
     svc::{Ctl, ProtoData, Service, Table as Services},
+    sync::SyncDaemon,
 };
 
 /// The state rvs keeps for one network namespace.
 #[pin_data]
 pub(crate) struct Netns {
-    /// The 2-second housekeeping tick (rates; lblc/lblcr expiry). First field: stopped before
-    /// anything it reads goes.
-    _housekeeping: Periodic<Housekeeping>,
-    /// The defence modes' 1-second work; stopped first too.
-    _defense_work: PeriodicWork<DefenseWork>,
+    /// The connection sync daemon. First of all: its threads use the rest, so they stop
+    /// before anything else goes.
+    #[pin]
+    sync: SyncDaemon,
+    /// The periodic work (rates, lblc/lblcr expiry, defence modes); stopped before anything
+    /// it reads goes.
+    _periodic: PeriodicJobs,
     /// Ticks so far, for the work done every 30th tick.
     ticks: AtomicU32,
     /// `/proc/net/ip_vs*` (`/proc/net/rvs*` beside ip_vs). Dropped before the rest, so no reader
@@ -98,6 +101,7 @@ impl NetState for Netns {
             Tree::Rvs
         };
         try_pin_init!(Self {
+            sync <- SyncDaemon::new(),
             table: RcuBox::new(Services::empty())?,
             proto: RcuBox::new(ProtoData::with(&Ctl::new().timeouts()))?,
             stats: Stats::new()?,
@@ -113,11 +117,27 @@ impl NetState for Netns {
                 conn_out: AtomicBool::new(false),
                 no_cport: AtomicU32::new(0),
             },
-            // Last: it may tick as soon as it starts (it finds no state until init is done).
-            _housekeeping: Periodic::start(net, EST_INTERVAL_SECS * crate::kapi::HZ)?,
-            _defense_work: PeriodicWork::start(net, crate::kapi::HZ)?,
+            // Last: they may run as soon as they start (they find no state until init is done).
+            _periodic: PeriodicJobs {
+                _housekeeping: Periodic::start(net, EST_INTERVAL_SECS * crate::kapi::HZ)?,
+                _defense_work: PeriodicWork::start(net, crate::kapi::HZ)?,
+            },
         }? Error)
     }
+
+    /// Stops the sync daemon before the namespace's devices go: its sockets hold references
+    /// to them (ip_vs stops its threads from `__ip_vs_dev_cleanup_batch`).
+    fn pre_exit(&self) {
+        self.sync.stop_all();
+    }
+}
+
+/// The namespace's periodic work.
+struct PeriodicJobs {
+    /// The 2-second housekeeping tick (rates; lblc/lblcr expiry).
+    _housekeeping: Periodic<Housekeeping>,
+    /// The defence modes' 1-second work.
+    _defense_work: PeriodicWork<DefenseWork>,
 }
 
 /// The namespace's `/proc/net` files.
@@ -128,6 +148,7 @@ struct ProcFiles {
     _stats: ProcEntry,
     _stats_percpu: ProcEntry,
     _app: ProcEntry,
+    _sync_stats: ProcEntry,
 }
 
 impl ProcFiles {
@@ -158,6 +179,8 @@ impl ProcFiles {
             _stats: ProcEntry::create::<procfs::TotalStats>(net, names[3])?,
             _stats_percpu: ProcEntry::create::<procfs::TotalStatsPercpu>(net, names[4])?,
             _app: ProcEntry::create::<procfs::Apps>(net, names[5])?,
+            // rvs's own (ip_vs has no such counters): the same name in both modes.
+            _sync_stats: ProcEntry::create::<procfs::SyncStats>(net, c_str!("rvs_sync_stats"))?,
         })
     }
 }
@@ -274,6 +297,11 @@ impl Netns {
             .iter()
             .find(|s| is(s, port))
             .or_else(|| services.iter().find(|s| is(s, 0)))
+    }
+
+    /// The connection sync daemon.
+    pub(crate) fn sync(&self) -> &SyncDaemon {
+        &self.sync
     }
 
     /// The namespace's sysctl settings.

@@ -303,3 +303,30 @@ impl Show for Apps {
         Ok(())
     }
 }
+
+/// The contents of `/proc/net/rvs_sync_stats`: the sync daemon's counters (rvs's own; ip_vs
+/// counts nothing of this), one `name value` line each.
+pub(crate) struct SyncStats;
+
+impl Show for SyncStats {
+    fn show(net: &Net, out: &mut SeqFile<'_>) -> Result {
+        use core::sync::atomic::Ordering::Relaxed;
+        let netns = Netns::of(net).ok_or(ENODEV)?;
+        let c = netns.sync().counters();
+        for (name, v) in [
+            ("rx_msgs", &c.rx_msgs),
+            ("rx_conns", &c.rx_conns),
+            ("rx_other_syncid", &c.rx_other_syncid),
+            ("rx_malformed", &c.rx_malformed),
+            ("rx_skipped", &c.rx_skipped),
+            ("rx_failed", &c.rx_failed),
+            ("tx_msgs", &c.tx_msgs),
+            ("tx_dropped", &c.tx_dropped),
+            ("rx_resync_requests", &c.rx_resync_requests),
+            ("tx_resyncs", &c.tx_resyncs),
+        ] {
+            let _ = writeln!(out, "{name} {}", v.load(Relaxed));
+        }
+        Ok(())
+    }
+}

@@ -25,6 +25,7 @@ mod procfs;
 mod sched;
 mod stats;
 mod svc;
+mod sync;
 mod xmit;
 
 #[allow(dead_code, unused_attributes, unreachable_pub, unused_imports)]

@@ -393,6 +393,14 @@ impl Ctl {
         }
     }
 
+    /// Whether a destination's family differs from its service's (ip_vs's
+    /// `mixed_address_family_dests` is not 0): the sync protocol cannot carry those.
+    pub(crate) fn has_mixed_af_dests(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.dests.iter().any(|d| d.af != e.svc.key.af))
+    }
+
     /// Whether a service has a persistence engine (ip_vs's `conn_out_counter` is not 0).
     pub(crate) fn has_pe(&self) -> bool {
         self.entries.iter().any(|e| e.conf.pe.is_some())

@@ -36,6 +36,7 @@ pub mod netlink;
 pub mod packet;
 pub mod proto;
 pub mod sched;
+pub mod sync;
 
 /// The version of rvs (the module announces it on load; rvsadm prints it). Cargo's version of
 /// this crate must agree, which a test checks, since the kernel build has no Cargo to ask.

@@ -27,3 +27,4 @@
 #include <net/ip_tunnels.h>
 #include <net/netfilter/ipv6/nf_defrag_ipv6.h>
 #include "datapath.h"
+#include "syncsock.h"

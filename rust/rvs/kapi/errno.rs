@@ -9,8 +9,3 @@ use kernel::error::Error;
 pub(crate) fn emsgsize() -> Error {
     Error::from_errno(-90)
 }
-
-/// `EOPNOTSUPP`: a command rvs does not implement yet (not the kernel-internal `ENOTSUPP`).
-pub(crate) fn eopnotsupp() -> Error {
-    Error::from_errno(-95)
-}

@@ -21,6 +21,7 @@ pub(crate) mod proc;
 pub(crate) mod rcu;
 pub(crate) mod route;
 pub(crate) mod skb;
+pub(crate) mod syncsock;
 pub(crate) mod sysctl;
 pub(crate) mod timer;
 

@@ -23,3 +23,11 @@ pub(crate) fn ftp_ports() -> &'static [u16] {
     // SAFETY: As above: `n` entries (at most 8, the array's size) of a static array.
     unsafe { core::slice::from_raw_parts(ports, n.min(8)) }
 }
+
+/// The `sync_resync` parameter: a starting sync backup asks for a full resync, and a starting
+/// sync master listens for such requests (docs/sync.md).
+pub(crate) fn sync_resync() -> bool {
+    // SAFETY: The shim reads a `bool` module parameter with `READ_ONCE`; writes through sysfs
+    // store whole values.
+    unsafe { bindings::rvs_param_sync_resync() }
+}

@@ -54,6 +54,12 @@ pub(crate) trait NetState: Sized + Send + Sync + 'static {
 
     /// Creates the state of a new namespace in place (process context, may sleep).
     fn init(net: &Net) -> impl PinInit<Self, Error>;
+
+    /// The namespace is going away (`pre_exit`): runs before its devices are unregistered, so
+    /// what holds references to them (kernel sockets and their cached routes) must go here, as
+    /// ip_vs stops its sync threads from a `pernet_device` exit. The state itself is dropped
+    /// later, in `exit`.
+    fn pre_exit(&self) {}
 }
 
 /// A `pernet_operations` table for state of type `T`, meant to live in a `static`.
@@ -91,6 +97,7 @@ impl<T: NetState> Pernet<T> {
         }
         let ops = bindings::pernet_operations {
             init: Some(Self::init_callback),
+            pre_exit: Some(Self::pre_exit_callback),
             exit: Some(Self::exit_callback),
             id: self.id.get(),
             size: core::mem::size_of::<*mut T>(),
@@ -151,6 +158,23 @@ impl<T: NetState> Pernet<T> {
             }
             Ok(0)
         })
+    }
+
+    /// The `pre_exit` of the `pernet_operations`.
+    ///
+    /// # Safety
+    ///
+    /// Only the namespace core calls it, once per namespace whose `init` succeeded, before
+    /// `exit`.
+    unsafe extern "C" fn pre_exit_callback(net: *mut bindings::net) {
+        // SAFETY: Between `init` and `exit` the slot holds the state `init_callback` stored
+        // (read directly: `live` is already false when the table is being unregistered).
+        unsafe {
+            let slot = bindings::net_generic(net, *T::pernet().id.get()).cast::<*mut T>();
+            if let Some(state) = slot.read().as_ref() {
+                state.pre_exit();
+            }
+        }
     }
 
     /// The `exit` of the `pernet_operations`.

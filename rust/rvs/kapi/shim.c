@@ -36,6 +36,18 @@ unsigned int rvs_param_ftp_ports(const unsigned short **ports)
 	return ftp_ports_count;
 }
 
+static bool sync_resync;
+module_param(sync_resync, bool, 0644);
+MODULE_PARM_DESC(sync_resync,
+		 "Full resync for (re)joining backups (docs/sync.md; default 0): a sync backup that "
+		 "starts asks its masters for every connection, and a sync master answers such "
+		 "requests. Read when a daemon starts.");
+
+bool rvs_param_sync_resync(void)
+{
+	return READ_ONCE(sync_resync);
+}
+
 /* Verbatim from ip_vs_ctl.c: nested attributes are validated by the per-command parsers. */
 const struct nla_policy rvs_cmd_policy[IPVS_CMD_ATTR_MAX + 1] = {
 	[IPVS_CMD_ATTR_SERVICE]		= { .type = NLA_NESTED },

@@ -17,6 +17,8 @@
 bool rvs_param_ipvs_compat(void);
 /* The `ftp_ports` module parameter: *ports gets the array, the result is how many were given. */
 unsigned int rvs_param_ftp_ports(const unsigned short **ports);
+/* Value of the `sync_resync` module parameter (writable at run time). */
+bool rvs_param_sync_resync(void);
 
 /* ip_vs_cmd_policy: the top-level attribute policy of the IPVS family. */
 extern const struct nla_policy rvs_cmd_policy[IPVS_CMD_ATTR_MAX + 1];

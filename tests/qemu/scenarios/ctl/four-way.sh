@@ -6,10 +6,7 @@
 # whichever of {ip_vs, rvs with ipvs_compat=1}. Each leg that differs from stock ipvsadm on ip_vs
 # is named and its diff -u printed.
 #
-# Left out of the rvs legs' comparison because rvs cannot do them yet, and so left out of all four
-# legs to keep the transcripts comparable: the sync-daemon commands (rvs answers EOPNOTSUPP until
-# the daemon lands) and connection listings (-L -c; no data plane yet, so no connections).
-# userspace/rvsadm/tests/vm-diff.sh still checks both against ip_vs.
+# The sync-daemon commands run on sync0, one end of a veth pair made here (as vm-diff.sh does).
 #
 # --nosort listings print the kernel's order. ip_vs's service order is its hash order, salted
 # with the namespace's address, and its destination lists are newest first: nothing rvs has to
@@ -21,15 +18,17 @@
 . tests/qemu/lib.sh
 . tests/qemu/ipvsadm-transcript.sh
 unload_all
-trap unload_all EXIT
+trap 'ip link del sync0 2>/dev/null || true; unload_all' EXIT
 
 work=$(mktemp -d)
+ip link add sync0 type veth peer name sync1
+ip link set sync0 up
 ip link set lo up
 ip addr add 10.0.0.1/32 dev lo 2>/dev/null || true
 # rvsadm runs under the name ipvsadm, so messages that print argv[0] match too.
 mkdir -p "$work/bin"
 ln -s "$RVS_ROOT/target/release/rvsadm" "$work/bin/ipvsadm"
-export IPVSADM_LEAVE_OUT=daemon IPVSADM_CANON_ORDER=1
+export IPVSADM_CANON_ORDER=1
 
 # legs KERNEL: runs the script with stock ipvsadm, then with rvsadm, on the loaded KERNEL.
 legs() {
