@@ -15,8 +15,9 @@ source port) to VIP:--udp-port, all in one thread. Every --interval (default 0.0
 one datagram carrying a sequence number on the UDP flow, and checks each echo byte for byte.
 
 Once every flow has had an answer it prints `ready: ...` and writes that line to --ready-file.
-When --mark-file appears (the scenario creates it when it breaks something, e.g. kills the master
-director) it notes the time, so that the report can say what was echoed after it. When
+When --mark-file appears (the scenario creates it when it breaks something, or once a backup
+director has taken over) it notes the time, so that the report can say what was echoed after it,
+and once every flow has been answered after the mark it writes MARK-FILE.resumed. When
 --stop-file appears it finishes: each TCP connection waits (up to --timeout, default 20 s) for its
 last bytes to come back, shuts its side down, and must read the server's close after the complete
 echo; then it prints one line per flow and exits:
@@ -169,6 +170,7 @@ def main():
 
     flows = tcps + ([udp] if udp else [])
     ready = False
+    resumed = False
     mark = None
     stopping = None
     seq = 0
@@ -180,6 +182,10 @@ def main():
         now = time.monotonic()
         if mark is None and a["mark_file"] and os.path.exists(a["mark_file"]):
             mark = now
+        if mark is not None and not resumed and all(f.after_mark for f in flows):
+            resumed = True
+            with open(a["mark_file"] + ".resumed", "w") as f:
+                f.write(f"{now - mark:.3f}\n")
         if stopping is None and os.path.exists(a["stop_file"]):
             stopping = now
         if not ready and all(f.first is not None for f in flows):

@@ -121,9 +121,20 @@ ha_flows() {
     cat "$DP_WORK/$name.ready"
 }
 
-# ha_debug — what a failing HA scenario's log should show besides dp_debug.
+# ha_debug — what a failing HA scenario's log should show: every director's tables, keepalived's
+# and the clients' last words.
 ha_debug() {
-    local f
+    local f ns
+    for ns in "${DP_NS[@]}"; do
+        case "$ns" in
+            director|dir[0-9]*)
+                echo "---- $ns: ipvsadm -L -n --stats; -L -c -n; -L --daemon"
+                ip netns exec "$ns" ipvsadm -L -n --stats 2>&1 || true
+                ip netns exec "$ns" ipvsadm -L -c -n 2>&1 | head -20 || true
+                ip netns exec "$ns" ipvsadm -L --daemon 2>&1 || true
+                ;;
+        esac
+    done
     for f in "$DP_WORK"/*.keepalived.log; do
         [ -e "$f" ] || continue
         echo "---- $(basename "$f") (last lines)"
@@ -141,15 +152,15 @@ ha_debug() {
     done
 }
 
-# The EXIT trap of an HA scenario: on failure shows ha_debug, then stops keepalived and nginx
-# and tears down (dp_exit).
+# The EXIT trap of an HA scenario: on failure shows ha_debug, then stops keepalived and nginx,
+# tears down and unloads the balancer.
 ha_exit() {
-    local rc=$? name
+    local rc=$?
     set +e
-    [ $rc = 0 ] || [ -z "$DP_WORK" ] || ha_debug
+    [ $rc = 0 ] || [ ${#DP_NS[@]} = 0 ] || ha_debug
     ha_teardown
-    (exit $rc)
-    dp_exit
+    unload_all
+    return $rc
 }
 
 # ha_teardown — stops keepalived (KILL: quick), nginx, the directors' services and sync daemons

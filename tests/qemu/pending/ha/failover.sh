@@ -117,7 +117,7 @@ run_case() {
     if [[ "$d1" == *"master sync daemon"* ]] && [[ "$d2" == *"backup sync daemon"* ]]; then
         ok "$method: sync daemons: dir1 '$d1', dir2 '$d2'"
     else
-        dp_fail "$method: keepalived (lvs_sync_daemon front VI_1) did not start the sync daemons: ipvsadm -L --daemon shows dir1 '$d1' (want master), dir2 '$d2' (want backup); keepalived said: $(grep -ih 'daemon' "$DP_WORK"/dir*.keepalived.log | grep -i 'error\|fail\|not supp' | head -2 | tr '\n' ' ')"
+        dp_fail "$method: keepalived (lvs_sync_daemon front VI_1) did not start the sync daemons: ipvsadm -L --daemon shows dir1 '$d1' (want master), dir2 '$d2' (want backup); keepalived said: $(grep -i 'daemon' "$DP_WORK"/dir*.keepalived.log | grep -i 'error\|fail\|not supp' | sed 's/^.*\/\(dir[0-9]\)\.keepalived\.log:.*\(IPVS cmd\)/\1: \2/' | sort -u | head -3 | tr '\n' ';')"
     fi
 
     # One datagram first: dir1's round robin gives it the real server that dir2's round robin
@@ -148,7 +148,6 @@ run_case() {
     # Let the flows run a little, then fail dir1.
     sleep 1
     local t_fail
-    touch "$DP_WORK/flows.mark"
     if [ "$method" = dr ]; then
         # keepalived first, so that it cannot react to the link going down.
         ha_keepalived_stop dir1 KILL
@@ -165,9 +164,16 @@ run_case() {
     else
         dp_fail "$method: dir2 did not take over $DP_VIP${HA_GW:+ and $HA_GW} within 20 s"
     fi
-    # TCP retransmits back off (0.2, 0.4, 0.8, 1.6, 3.2 s...): give every connection time to
-    # find the new path before judging.
-    sleep 8
+    # From here on only dir2 can carry the flows (dir1 is down, or holds neither address nor
+    # services): what they echo after the mark went through dir2. TCP retransmits back off
+    # (0.2, 0.4, 0.8, 1.6, 3.2 s...), so give them time to find the new path.
+    touch "$DP_WORK/flows.mark"
+    if ha_wait 20 test -e "$DP_WORK/flows.mark.resumed"; then
+        ok "$method: every flow was answered again within $(cat "$DP_WORK/flows.mark.resumed") s of dir2 holding the VIP"
+    else
+        echo "not every flow was answered within 20 s of dir2 holding the VIP"
+    fi
+    sleep 1
     touch "$DP_WORK/flows.stop"
     wait "$HA_FLOWS_PID" 2>/dev/null || true
     cat "$DP_WORK/flows.flows"

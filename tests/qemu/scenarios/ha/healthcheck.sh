@@ -125,8 +125,9 @@ dp_client --proto http --to "$DP_VIP" --port 8000 --bind "$DR_CIP" --count 2000 
 DP_PIDS+=($!)
 dr_client=$!
 
-# conns_since FILE T — connections in FILE that started at or after wall-clock time T.
-conns_since() { awk -v t="$2" '/^conn / { sub("at=", "", $NF); if ($NF + 0 >= t + 0) n++ } END { exit !(n >= 4) }' "$1"; }
+# conns_since FILE T — FILE has 4 connections that started at least 0.5 s after wall-clock time
+# T (where check_client's phases begin).
+conns_since() { awk -v t="$2" '/^conn / { sub("at=", "", $NF); if ($NF + 0 >= t + 0.5) n++ } END { exit !(n >= 4) }' "$1"; }
 both_since() { conns_since "$DP_WORK/nat.out" "$1" && conns_since "$DP_WORK/dr.out" "$1"; }
 now() { echo "$EPOCHREALTIME"; }
 
