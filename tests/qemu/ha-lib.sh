@@ -172,9 +172,8 @@ ha_teardown() {
     for ns in "${DP_NS[@]}"; do
         case "$ns" in
             dir[0-9]*)
-                ip netns exec "$ns" ipvsadm -C >/dev/null 2>&1 || true
-                ip netns exec "$ns" ipvsadm --stop-daemon master >/dev/null 2>&1 || true
-                ip netns exec "$ns" ipvsadm --stop-daemon backup >/dev/null 2>&1 || true
+                ip netns exec "$ns" sh -c 'ipvsadm -C; ipvsadm --stop-daemon master
+                    ipvsadm --stop-daemon backup' >/dev/null 2>&1 || true
                 ;;
         esac
     done

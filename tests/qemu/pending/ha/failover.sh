@@ -38,6 +38,8 @@ trap ha_exit EXIT
 
 dp_load "$RVS_DP_TARGET"
 NTCP=4
+# Each check says when it passed, in seconds since its case began.
+ok() { echo "ok: $* [$(dp_since "$HA_T0") s]"; }
 
 # keepalived_conf DIR STATE PRIORITY PEER — dir1's or dir2's keepalived.conf.
 keepalived_conf() {
@@ -78,14 +80,26 @@ CONF
 
 # The director's view: `ipvsadm ARGS` in NS.
 adm() { local ns=$1; shift; ip netns exec "$ns" ipvsadm "$@"; }
-has_vip() { ip -n "$1" -br addr show dev front | grep -q " $DP_VIP/32"; }
-has_gw() { [ -z "$HA_GW" ] || ip -n "$1" -br addr show dev back | grep -q " $HA_GW/32"; }
-has_addrs() { has_vip "$1" && has_gw "$1"; }
+# addrs NS — NS's addresses, on one line (one process).
+addrs() { local a; a=$(ip -n "$1" -br addr show 2>/dev/null); echo " ${a//$'\n'/ } "; }
+has_vip() { [[ "$(addrs "$1")" == *" $DP_VIP/32 "* ]]; }
+has_addrs() {
+    local a
+    a=$(addrs "$1")
+    [[ "$a" == *" $DP_VIP/32 "* ]] && { [ -z "$HA_GW" ] || [[ "$a" == *" $HA_GW/32 "* ]]; }
+}
 tables_ready() {
     [ "$(adm "$1" -S -n 2>/dev/null | grep -c '^-a ')" = 4 ]
 }
 # daemon NS — ipvsadm -L --daemon, on one line.
-daemon() { adm "$1" -L --daemon 2>&1 | tr '\n' ';' | sed 's/;$//'; }
+daemon() { local d; d=$(adm "$1" -L --daemon 2>&1); echo "${d//$'\n'/; }"; }
+# daemons_up — dir1 runs the master sync daemon and dir2 the backup one (as d1 and d2 show).
+daemons_up() {
+    d1=$(daemon dir1)
+    [[ "$d1" == *"master sync daemon"* ]] || return 1
+    d2=$(daemon dir2)
+    [[ "$d2" == *"backup sync daemon"* ]]
+}
 # flow_entries NS — the client's flows in NS's connection table: "PROTO SOURCE DEST STATE" lines.
 flow_entries() {
     adm "$1" -L -c -n 2>/dev/null | awk -v ports=" $HA_PORTS " '
@@ -94,29 +108,38 @@ flow_entries() {
         }' | sort
 }
 synced() { [ "$(flow_entries dir2)" = "$(flow_entries dir1)" ]; }
+# since_fail T — wall-clock time T (seconds, 6 decimals) relative to t_fail, to a tenth: "+2.1".
+since_fail() {
+    local d=$((${1/./} - ${t_fail/./})) sign=+
+    [ $d -ge 0 ] || { sign=-; d=$((-d)); }
+    d=$((d / 100000))
+    printf '%s%d.%d' $sign $((d / 10)) $((d % 10))
+}
 
 # run_case dr|nat
 run_case() {
     local method=$1 i
     echo "==== $method"
+    HA_T0=$EPOCHREALTIME
     ha_pair_setup "$method"
     keepalived_conf dir1 MASTER 150 10.0.0.12 >"$DP_WORK/dir1.conf"
     keepalived_conf dir2 BACKUP 100 10.0.0.11 >"$DP_WORK/dir2.conf"
     ha_keepalived dir1 dir1 "$DP_WORK/dir1.conf"
     ha_keepalived dir2 dir2 "$DP_WORK/dir2.conf"
-    ha_wait 30 has_addrs dir1 || fail "$method: dir1 did not become VRRP master (VIP $DP_VIP${HA_GW:+, gateway $HA_GW}) within 30 s"
-    ok "$method: dir1 is VRRP master: it holds $DP_VIP${HA_GW:+ and $HA_GW}"
-    has_vip dir2 && dp_fail "$method: dir2 holds the VIP too while dir1 is master"
+    # (If dir2's keepalived started more than a master-down interval before dir1's, dir2 is
+    # master for a moment, until dir1 preempts it.)
+    ha_wait 30 eval 'has_addrs dir1 && ! has_vip dir2' ||
+        fail "$method: dir1 did not become the only VRRP master (VIP $DP_VIP${HA_GW:+, gateway $HA_GW}) within 30 s: dir1 $(ip -n dir1 -br addr show dev front), dir2 $(ip -n dir2 -br addr show dev front)"
+    ok "$method: dir1 is VRRP master: it holds $DP_VIP${HA_GW:+ and $HA_GW}, dir2 does not"
     ha_wait 30 tables_ready dir1 || fail "$method: keepalived did not configure dir1's two services within 30 s"
     ha_wait 30 tables_ready dir2 || fail "$method: keepalived did not configure dir2's two services within 30 s"
     ok "$method: keepalived configured both services (rr, ${DP_RIPS[*]}) on dir1 and dir2"
-    local d1 d2
-    ha_wait 10 eval '[[ "$(daemon dir1)" == *"master sync daemon"* ]] && [[ "$(daemon dir2)" == *"backup sync daemon"* ]]' || true
-    d1=$(daemon dir1)
-    d2=$(daemon dir2)
-    if [[ "$d1" == *"master sync daemon"* ]] && [[ "$d2" == *"backup sync daemon"* ]]; then
+    local d1= d2=
+    if ha_wait 10 daemons_up; then
         ok "$method: sync daemons: dir1 '$d1', dir2 '$d2'"
     else
+        d1=$(daemon dir1)
+        d2=$(daemon dir2)
         dp_fail "$method: keepalived (lvs_sync_daemon front VI_1) did not start the sync daemons: ipvsadm -L --daemon shows dir1 '$d1' (want master), dir2 '$d2' (want backup); keepalived said: $(grep -i 'daemon' "$DP_WORK"/dir*.keepalived.log | grep -i 'error\|fail\|not supp' | sed 's/^.*\/\(dir[0-9]\)\.keepalived\.log:.*\(IPVS cmd\)/\1: \2/' | sort -u | head -3 | tr '\n' ';')"
     fi
 
@@ -169,7 +192,7 @@ run_case() {
     # (0.2, 0.4, 0.8, 1.6, 3.2 s...), so give them time to find the new path.
     touch "$DP_WORK/flows.mark"
     if ha_wait 20 test -e "$DP_WORK/flows.mark.resumed"; then
-        ok "$method: every flow was answered again within $(cat "$DP_WORK/flows.mark.resumed") s of dir2 holding the VIP"
+        ok "$method: every flow was answered again once dir2 held the VIP"
     else
         echo "not every flow was answered within 20 s of dir2 holding the VIP"
     fi
@@ -189,22 +212,23 @@ run_case() {
     echo "dir2's sync daemons now: $(daemon dir2)"
 
     local line name why gap at rel
-    while read -r line; do
-        set -- $line
-        name=$2
-        [ "$name" = udp ] && what="UDP flow (server $4)" || what="TCP connection $name (server $4)"
-        gap=$(sed -n 's/.* gap \([0-9.]*\) .*/\1/p' <<<"$line")
-        at=$(sed -n 's/.* at \([0-9.]*\) .*/\1/p' <<<"$line")
-        rel=$(awk -v a="$at" -v b="$t_fail" 'BEGIN { printf "%+.1f", a - b }')
-        if [[ "$line" == *" ok" ]]; then
+    # flow NAME server S port P sent N echoed|answered N after-mark N gap G at T ok|FAIL why
+    local f n=0
+    while read -r -a f; do
+        [ "${f[0]:-}" = flow ] || continue
+        n=$((n + 1))
+        line=${f[*]}
+        [ "${f[1]}" = udp ] && what="UDP flow (server ${f[3]})" || what="TCP connection ${f[1]} (server ${f[3]})"
+        gap=${f[13]}
+        rel=$(since_fail "${f[15]}")
+        if [ "${f[16]}" = ok ]; then
             ok "$method: $what kept going through the failover; time without traffic $gap s (from ${rel} s after dir1 failed)"
         else
             why=${line##* FAIL }
             dp_fail "$method: $what did not survive the failover: $why (time without traffic $gap s, from ${rel} s after dir1 failed)"
         fi
-    done < <(grep '^flow ' "$DP_WORK/flows.flows")
-    [ "$(grep -c '^flow ' "$DP_WORK/flows.flows")" = $((NTCP + 1)) ] ||
-        dp_fail "$method: flows.py reported $(grep -c '^flow ' "$DP_WORK/flows.flows") of $((NTCP + 1)) flows"
+    done <"$DP_WORK/flows.flows"
+    [ $n = $((NTCP + 1)) ] || dp_fail "$method: flows.py reported $n of $((NTCP + 1)) flows"
     local t0=$EPOCHREALTIME
     ha_teardown
     echo "teardown: $(dp_since "$t0") s"
