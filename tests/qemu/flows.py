@@ -211,6 +211,9 @@ def main():
                         n = t.sock.send(piece)
                     except BlockingIOError:
                         n = 0
+                    except ConnectionResetError:
+                        t.error = "reset"
+                        continue
                     except OSError as e:
                         t.error = f"send: {e.strerror or e}"
                         continue
@@ -254,14 +257,15 @@ def main():
                     if not d:
                         f.eof = True
                         sel.unregister(f.sock)
-                        if not f.shut:
+                        # (After a reset that send() reported first, recv() reads an end of file.)
+                        if not f.shut and not f.error:
                             f.error = "closed by the server"
                     else:
                         f.received(d, rnow, marked)
             except BlockingIOError:
                 pass
             except ConnectionResetError:
-                f.error = "reset"
+                f.error = f.error or "reset"
                 sel.unregister(f.sock)
             except OSError as e:
                 if f is udp:
