@@ -93,16 +93,15 @@ CONF
 nat_svc=$DP_VIP:80
 dr_svc=$DP_VIP:8000
 
-# real_servers SERVICE — the real servers of SERVICE in the director's table, "-" if none.
-real_servers() {
-    local r
-    r=$(dpd ipvsadm -S -n | awk -v s="$1" '$1 == "-a" && $3 == s { printf "%s%s", sep, $5; sep = " " }')
-    echo "${r:--}"
-}
-# has_rs RIP — rs (by address) is in both services; lacks_rs RIP — in neither.
-has_rs() { [[ " $(real_servers "$nat_svc") " == *" $1:8080 "* ]] && [[ " $(real_servers "$dr_svc") " == *" $1:8000 "* ]]; }
-lacks_rs() { [[ " $(real_servers "$nat_svc") " != *" $1:"* ]] && [[ " $(real_servers "$dr_svc") " != *" $1:"* ]]; }
-both_up() { has_rs "${DP_RIPS[1]}" && has_rs "${DP_RIPS[2]}"; }
+# The director's table as `ipvsadm -S -n` saves it ("-a -t VIP:PORT -r RIP:PORT -m -w 1"), one
+# process per look (they start slowly under TCG).
+saved() { dpd ipvsadm -S -n; }
+# in_both TABLE RIP — RIP is a real server of both services; in_neither TABLE RIP — of neither.
+in_both() { [[ "$1" == *"-a -t $nat_svc -r $2:8080 "* ]] && [[ "$1" == *"-a -t $dr_svc -r $2:8000 "* ]]; }
+in_neither() { [[ "$1" != *"-a -t $nat_svc -r $2:"* ]] && [[ "$1" != *"-a -t $dr_svc -r $2:"* ]]; }
+has_rs() { in_both "$(saved)" "$1"; }
+lacks_rs() { in_neither "$(saved)" "$1"; }
+both_up() { local t; t=$(saved); in_both "$t" "${DP_RIPS[1]}" && in_both "$t" "${DP_RIPS[2]}"; }
 table() {
     echo "\$ ipvsadm -L -n (director)"
     dpd ipvsadm -L -n
