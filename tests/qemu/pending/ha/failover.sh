@@ -33,7 +33,10 @@
 # (both paths in one run.sh call share one VM boot with scenarios/ha/: both are group "ha").
 # Once rvs's sync daemon is merged: git mv tests/qemu/pending/ha/failover.sh tests/qemu/scenarios/ha/
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh and tests/qemu/dp-run.sh).
-# timeout: 300
+# Runtime against ip_vs under TCG: 148-197 s with at most one other VM on the machine's two cores,
+# 307 s with the cores fully contended (each case ~25 s of topology, ~20 s until keepalived has
+# a master, most of the rest starting processes); hence the timeout.
+# timeout: 600
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 . tests/qemu/ha-lib.sh
