@@ -92,6 +92,20 @@ ha_nginx_stop() {
     unset "HA_NGINX[$1]"
 }
 
+# ha_leftovers — deletes every named network namespace: in the VM, only an earlier scenario that
+# timed out (killed before its EXIT trap ran) leaves any. Before dp_load, so that their services
+# do not pin ip_vs.
+ha_leftovers() {
+    local f ns
+    for f in /run/netns/*; do
+        [ -e "$f" ] || continue
+        ns=${f##*/}
+        echo "deleting namespace $ns, left behind by an earlier scenario"
+        ip netns exec "$ns" ipvsadm -C >/dev/null 2>&1 || true
+        ip netns del "$ns"
+    done
+}
+
 # ha_wait SECS CMD... — runs CMD every 0.25 s until it succeeds (0) or SECS have passed (1).
 ha_wait() {
     local secs=$1 t0=$EPOCHREALTIME

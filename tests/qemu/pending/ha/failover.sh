@@ -42,6 +42,7 @@
 . tests/qemu/ha-lib.sh
 trap ha_exit EXIT
 
+ha_leftovers
 dp_load "$RVS_DP_TARGET"
 NTCP=4
 # Each check says when it passed, in seconds since its case began.

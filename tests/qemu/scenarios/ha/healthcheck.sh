@@ -23,6 +23,7 @@
 . tests/qemu/ha-lib.sh
 trap ha_exit EXIT
 
+ha_leftovers
 dp_load "$RVS_DP_TARGET"
 dp_setup dr 4 2
 NAT_CIP=10.9.0.2
