@@ -92,11 +92,12 @@ ha_nginx_stop() {
     unset "HA_NGINX[$1]"
 }
 
-# ha_leftovers — deletes every named network namespace: in the VM, only an earlier scenario that
-# timed out (killed before its EXIT trap ran) leaves any. Before dp_load, so that their services
-# do not pin ip_vs.
+# ha_leftovers — deletes every named network namespace: in the VM (its own /run), only an
+# earlier scenario that timed out (killed before its EXIT trap ran) leaves any. Before dp_load,
+# so that their services do not pin ip_vs. Only inside the harness's VM (RVS_VM_OUT set).
 ha_leftovers() {
     local f ns
+    [ -n "${RVS_VM_OUT:-}" ] || return 0
     for f in /run/netns/*; do
         [ -e "$f" ] || continue
         ns=${f##*/}
