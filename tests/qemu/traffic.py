@@ -4,11 +4,12 @@ process opening many connections (process start-up is slow under TCG: ~2 per sec
 
   traffic.py serve --name NAME --proto tcp|udp|sctp[,..] --port P[,..] [--addr A] [--family 4|6]
                    [--sctp-addr A] [--ready-file PATH (written once listening; a FIFO gets a line)]
-  traffic.py client --proto tcp|udp|sctp[,..] --to VIP --port P[,..] --count N
+  traffic.py client --proto tcp|udp|sctp|http[,..] --to VIP --port P[,..] --count N
                    [--payload-bytes B|B,PROTO=B..] [--family 4|6]
                    [--new-source-port | --same-source-port SPORT] [--bind ADDR[,ADDR..]]
                    [--timeout S] [--close fin|rst] [--check-seen]
                    [--hold-file PATH | --hold SECS] [--interval S] [--names]
+                   [--until-file PATH] [--timestamps]
 
 Wire protocol. For every connection (TCP, SCTP) or datagram (UDP) the server answers with one line
 `NAME <peer-ip> <peer-port>\\n` — the real server's name and the client address it saw — followed
@@ -44,6 +45,13 @@ echo is complete (SHUTDOWN; the server reads EOF and closes), with rst it ABORTs
 --hold-file PATH / --hold SECS: after the header arrives, print `hold <i> server <NAME> seen ...`
 and wait (until PATH exists, or SECS) before sending the payload: a long-lived established
 connection (used to check that weight 0 keeps established connections alive).
+
+--proto http talks to a web server instead (nginx serving a page whose first word names the real
+server): `GET / HTTP/1.0`, and the connection is ok if the answer is `HTTP/1.x 200` with a body;
+its first word is the server's name (no payload, no --check-seen: `seen` is `?`).
+--until-file PATH: start no new connection once PATH exists (--count is then a maximum).
+--timestamps: end each `conn` line with ` at=<wall-clock time the connection started>`, so a
+scenario can tell which connections came before or after something it did.
 """
 import os
 import selectors
@@ -212,7 +220,7 @@ class Client:
         a = self.a
         if proto == "udp":
             typ, ipproto = socket.SOCK_DGRAM, 0
-        elif proto == "tcp":
+        elif proto in ("tcp", "http"):
             typ, ipproto = socket.SOCK_STREAM, 0
         else:
             typ, ipproto = socket.SOCK_STREAM, IPPROTO_SCTP
@@ -254,7 +262,7 @@ class Client:
         s = self.new_socket(i, proto, port)
         try:
             s.settimeout(a.timeout)
-            if proto == "tcp":
+            if proto in ("tcp", "http"):
                 # No Nagle: the header and the echo are small writes, each would wait for
                 # the peer's delayed ACK.
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -266,6 +274,8 @@ class Client:
             local = s.getsockname()
             if proto == "udp":
                 return self.one_udp(s, local, payload)
+            if proto == "http":
+                return self.one_http(s, local)
             close = a.close or ("rst" if a.same_source_port is not None and proto == "tcp"
                                 else "fin")
             return self.one_stream(i, proto, close, s, local, payload)
@@ -285,6 +295,27 @@ class Client:
             raise ConnFail(f"echo differs ({len(body)} bytes back, {len(payload)} sent)",
                            name, seen_ip)
         return name, seen_ip, seen_port, ip_str(local), local[1], len(reply)
+
+    def one_http(self, s, local):
+        try:
+            s.sendall(f"GET / HTTP/1.0\r\nHost: {self.a.to}\r\n\r\n".encode())
+            reply = bytearray()
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                reply += d
+        except socket.timeout:
+            raise ConnFail(f"timeout ({len(reply)} bytes received)")
+        except OSError as e:
+            raise ConnFail(f"{e}")
+        head, sep, body = bytes(reply).partition(b"\r\n\r\n")
+        status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+        words = body.split()
+        if not sep or not status.startswith("HTTP/1.") or status.split(" ")[1:2] != ["200"] \
+                or not words:
+            raise ConnFail(f"bad HTTP answer {status[:60]!r} ({len(reply)} bytes)")
+        return words[0].decode(errors="replace"), "?", 0, ip_str(local), local[1], len(reply)
 
     def one_stream(self, i, proto, close, s, local, payload):
         a = self.a
@@ -412,14 +443,17 @@ def cmd_client(a):
         recv_total = 0
         size = payload_size(a.payload_bytes, proto)
         for i in range(a.count):
+            if a.until_file and os.path.exists(a.until_file):
+                break
+            started = time.time()
             payload = os.urandom(size)
             try:
                 name, seen_ip, seen_port, lip, lport, got = c.one(i, proto, port, payload)
                 why = ""
-                if a.check_seen and not (same_ip(seen_ip, lip) and seen_port == lport):
+                if a.check_seen and proto != "http" and not (same_ip(seen_ip, lip) and seen_port == lport):
                     why = f" (server saw {seen_ip} {seen_port}, client is {lip} {lport})"
                 status = "FAIL" if why else "ok"
-                sent_total += len(payload)
+                sent_total += len(payload) if proto != "http" else 0
                 recv_total += got
             except ConnFail as e:
                 name = e.args[1] if len(e.args) > 1 else "?"
@@ -432,11 +466,13 @@ def cmd_client(a):
             else:
                 names.append(name)
                 counts[name] = counts.get(name, 0) + 1
-            print(f"conn {i} server {name} seen {seen_ip} {status}{why}", file=out, flush=True)
+            at = f" at={started:.6f}" if a.timestamps else ""
+            print(f"conn {i} server {name} seen {seen_ip} {status}{why}{at}", file=out, flush=True)
             if a.interval:
                 time.sleep(a.interval)
         servers = " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-        print(f"summary{tag}: {a.count} conns, {a.count - failed} ok, {failed} failed; "
+        done = len(names)
+        print(f"summary{tag}: {done} conns, {done - failed} ok, {failed} failed; "
               f"servers {servers}; bytes sent {sent_total} received {recv_total}",
               file=out, flush=True)
         if a.names:
@@ -457,6 +493,7 @@ OPTIONS = {
         "--family": "", "--new-source-port": False, "--same-source-port": "", "--bind": "",
         "--timeout": "5", "--close": "", "--check-seen": False, "--hold-file": "",
         "--hold": "", "--hold-max": "120", "--interval": "0", "--names": False,
+        "--until-file": "", "--timestamps": False,
     },
 }
 
@@ -499,7 +536,7 @@ def parse_args(argv):
     try:
         if cmd == "client":
             for p in a.proto.split(","):
-                if p not in ("tcp", "udp", "sctp"):
+                if p not in ("tcp", "udp", "sctp", "http"):
                     usage(f"client: unknown protocol {p}")
             a.count = int(a.count)
             a.timeout = float(a.timeout)
