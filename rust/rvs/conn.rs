@@ -167,11 +167,7 @@ impl Conn {
             conn_flags &= !conn_flag::ONE_PACKET;
         }
         let mut flags = flags | conn_flags;
-        // `ip_vs_bind_app` (`tcp_app_conn_bind`): NAT connections to a port of the FTP helper
-        // are its control connections, which keep conntrack (`ip_vs_ftp_init_conn`).
-        let app = protocol == TCP
-            && flags & conn_flag::FWD_MASK == conn_flag::MASQ
-            && ftp::is_ftp_port(vport);
+        let app = binds_ftp(protocol, flags, vport);
         if app {
             flags |= conn_flag::NFCT;
         }
@@ -249,10 +245,8 @@ impl Conn {
             bind_dest(d, flags);
             d.clone()
         });
-        // `ip_vs_conn_new` binds the application helper here too (`ip_vs_bind_app`).
-        let app = protocol == TCP
-            && flags & conn_flag::FWD_MASK == conn_flag::MASQ
-            && ftp::is_ftp_port(vport);
+        // `ip_vs_conn_new` binds the application helper here too.
+        let app = binds_ftp(protocol, flags, vport);
         if app {
             flags |= conn_flag::NFCT;
         }
@@ -543,6 +537,12 @@ impl Conn {
         self.account(t.activity, t.assure_template);
         t.timeout_secs
     }
+}
+
+/// `ip_vs_bind_app` (`tcp_app_conn_bind`): a NAT TCP connection to a port of the FTP helper is
+/// one of its control connections, which keep conntrack (`ip_vs_ftp_init_conn`).
+fn binds_ftp(protocol: u8, flags: u32, vport: u16) -> bool {
+    protocol == TCP && flags & conn_flag::FWD_MASK == conn_flag::MASQ && ftp::is_ftp_port(vport)
 }
 
 /// The key of one tuple. IPv4 addresses use the first 4 bytes; the rest must be zero.
