@@ -9,7 +9,7 @@
 #   RVS_DP_TARGET=ip_vs tests/qemu/dp-run.sh [-o OUTROOT] tests/qemu/scenarios/dp/forwarding.sh
 #   RVS_DP_TARGET=ip_vs tests/qemu/dp-run.sh [-o OUTROOT] --demo        # tests/qemu/demo-dp.sh
 #   RVS_DP_TARGET=ip_vs tests/qemu/dp-run.sh [-o OUTROOT] ha            # any group or path:
-#   RVS_DP_TARGET=ip_vs tests/qemu/dp-run.sh [-o OUTROOT] tests/qemu/pending/ha/failover.sh
+#   RVS_DP_TARGET=ip_vs tests/qemu/dp-run.sh [-o OUTROOT] tests/qemu/scenarios/ha/failover.sh
 #
 # Without it the scenarios run against rvs (RVS_DP_TARGET defaults to rvs) and schedulers.sh
 # compares rvs with ip_vs when ./rvs.ko exists. Give concurrent runs different -o roots.

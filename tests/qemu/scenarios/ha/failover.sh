@@ -24,14 +24,9 @@
 #     robin would start at rs1);
 #   - the longest silence of each flow (the time without traffic) is printed.
 #
-# NOT IN THE DEFAULT RUN (tests/qemu/run.sh and `make test` run tests/qemu/scenarios/*/ only):
-# rvs has no sync daemon yet (it answers IPVS_CMD_NEW_DAEMON with EOPNOTSUPP), so against rvs
-# this scenario fails, saying which expectation failed (no sync daemon, connections missing
-# from dir2, connections reset after the failover). Run it by path:
-#   RVS_DP_TARGET=ip_vs tests/qemu/dp-run.sh -o /tmp/ha-ipvs tests/qemu/pending/ha/failover.sh
-#   tests/qemu/run.sh -o /tmp/ha-rvs tests/qemu/pending/ha/failover.sh      # against ./rvs.ko
-# (both paths in one run.sh call share one VM boot with scenarios/ha/: both are group "ha").
-# Once rvs's sync daemon is merged: git mv tests/qemu/pending/ha/failover.sh tests/qemu/scenarios/ha/
+# Against rvs (its sync daemon, docs/sync.md) in the VM: PASS in 123 s; time without traffic
+# 3.2-3.3 s for TCP and 2.0 s for UDP after the DR master's crash, 1.9-3.3 s and 1.8 s for NAT
+# (dir2 takes the VIP about 3 s after the crash: VRRP's advert_int 1 and its master-down timer).
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh and tests/qemu/dp-run.sh).
 # Runtime against ip_vs under TCG: 148-197 s with at most one other VM on the machine's two cores,
 # 307 s with the cores fully contended (each case ~25 s of topology, ~20 s until keepalived has
