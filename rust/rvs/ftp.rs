@@ -161,24 +161,16 @@ fn data_conn(
     let (state, secs) = ns.proto(guard).tcp.conn_listen();
     n.set_state_raw(state as u16);
     let keys = [n.in_key(), n.out_key()];
-    let no_cport = flags & conn_flag::NO_CPORT != 0;
-    // Counted before it can be found (and unlinked): the unlink uncounts it.
-    if no_cport {
+    // Counted before it can be found (and unlinked): its unlink, or the packet that gives it
+    // its client port, uncounts it. An insertion that fails half way leaves the entry to expire
+    // (and uncount itself); one that fails at once leaves the count one too high, which only
+    // costs a second lookup of packets that match nothing.
+    if flags & conn_flag::NO_CPORT != 0 {
         ns.no_cport().fetch_add(1, Relaxed);
     }
-    match ns
-        .conns()
+    ns.conns()
         .insert(n, &keys, secs.saturating_mul(HZ), guard, |o| o.is_invalid())
-    {
-        Ok(r) => Some(r),
-        Err(_) => {
-            // Never in the table, so never unlinked: uncounted here.
-            if no_cport {
-                ns.no_cport().fetch_sub(1, Relaxed);
-            }
-            None
-        }
-    }
+        .ok()
 }
 
 /// `ip_vs_ftp_in`: a client's packet on an FTP control connection, on its way to the real
