@@ -31,7 +31,6 @@ use crate::{
     conn::{self, Conn, TCP},
     hooks::Pkt,
     kapi::{
-        bindings,
         conntab::{self, Ref},
         param,
         pernet::Net,
@@ -432,65 +431,40 @@ fn fill_cport(ns: &Netns, old: Ref<Conn>, cport: u16, guard: &Guard) -> Option<R
         .ok()
 }
 
-/// rvs's `ip_vs_nfct_expect_callback`: conntrack made an entry for a connection an FTP
-/// expectation of ours announced; its original tuple is `saddr:sport -> daddr:dport`. For a
-/// real server's connection to the client (an "out" entry) the reply goes to the virtual
-/// address and port instead; for the client's connection to the virtual service (an "in"
-/// entry) the reply comes from the real server. Only for NAT. Answers which end of the reply
-/// tuple to change ([`bindings::RVS_EXPECT_REPLY_DST`] or `_SRC`, `addr`/`port` set) or
-/// [`bindings::RVS_EXPECT_NONE`].
-///
-/// # Safety
-///
-/// Called by `rvs_expectfn` (kapi/datapath.c) under RCU with a live namespace, 16 readable bytes
-/// at `saddr` and `daddr` and 16 writable ones at `addr`, and a writable `port`.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn rvs_ftp_expected(
-    net: *mut bindings::net,
+/// rvs's `ip_vs_nfct_expect_callback` (called through [`crate::kapi::nfct`]): conntrack made an
+/// entry of family `l3num` for a connection an FTP expectation of ours announced; its original
+/// tuple is `s:sport -> d:dport`. For a real server's connection to the client (an "out" entry)
+/// the reply goes to the virtual address and port instead (`Some((true, ..))`: change the reply's
+/// destination); for the client's connection to the virtual service (an "in" entry) the reply
+/// comes from the real server (`Some((false, ..))`: change its source). Only for NAT.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn expected(
+    net: &Net,
     l3num: u16,
     protonum: u8,
-    saddr: *const u8,
+    s: &[u8; 16],
     sport: u16,
-    daddr: *const u8,
+    d: &[u8; 16],
     dport: u16,
-    addr: *mut u8,
-    port: *mut u16,
-) -> i32 {
-    // SAFETY: The caller passes a live namespace and readable addresses (see above).
-    let (net, s, d) = unsafe {
-        (
-            Net::from_raw(net),
-            &*saddr.cast::<[u8; 16]>(),
-            &*daddr.cast::<[u8; 16]>(),
-        )
-    };
-    let Some(ns) = Netns::of(net) else {
-        return bindings::RVS_EXPECT_NONE;
-    };
+) -> Option<(bool, [u8; 16], u16)> {
+    let ns = Netns::of(net)?;
     let af = if l3num == AF_INET6 { AF_INET6 } else { AF_INET };
     let (s, d) = (inet_addr(af, s), inet_addr(af, d));
-    let (sport, dport) = (u16::from_be(sport), u16::from_be(dport));
     let guard = rcu::read_lock();
     let out = conn::key(af, protonum, conntab::DIR_OUT, &s, sport, &d, dport);
-    let (c, which) = match ns.conns().lookup(&out, &guard) {
-        Some(c) => (c, bindings::RVS_EXPECT_REPLY_DST),
-        None => match conn_in_get(ns, af, protonum, &s, sport, &d, dport, false, &guard) {
-            Some(c) => (c, bindings::RVS_EXPECT_REPLY_SRC),
-            None => return bindings::RVS_EXPECT_NONE,
-        },
+    let (c, reply_dst) = match ns.conns().lookup(&out, &guard) {
+        Some(c) => (c, true),
+        None => (
+            conn_in_get(ns, af, protonum, &s, sport, &d, dport, false, &guard)?,
+            false,
+        ),
     };
     if c.fwd() != conn_flag::MASQ {
-        return bindings::RVS_EXPECT_NONE;
+        return None;
     }
-    let (a, p) = if which == bindings::RVS_EXPECT_REPLY_DST {
-        (c.vaddr, c.vport)
+    Some(if reply_dst {
+        (true, c.vaddr, c.vport)
     } else {
-        (c.daddr, c.dport)
-    };
-    // SAFETY: The caller passes 16 writable bytes at `addr` and a writable `port`.
-    unsafe {
-        core::ptr::copy_nonoverlapping(a.as_ptr(), addr, 16);
-        *port = p.to_be();
-    }
-    which
+        (false, c.daddr, c.dport)
+    })
 }

@@ -77,3 +77,55 @@ impl Drop for ExpectCleanup {
         unsafe { bindings::rvs_ct_expect_cleanup() }
     }
 }
+
+/// The C side of rvs's expectation callback (`rvs_expectfn` in kapi/datapath.c calls it for a
+/// new conntrack entry an expectation of ours matched): which end of the entry's reply tuple to
+/// change ([`bindings::RVS_EXPECT_REPLY_DST`] or `_SRC`, with `addr`/`port` set, as
+/// [`crate::ftp::expected`] answers) or [`bindings::RVS_EXPECT_NONE`].
+///
+/// # Safety
+///
+/// Called under RCU with a live namespace, 16 readable bytes at `saddr` and `daddr`, 16
+/// writable ones at `addr`, and a writable `port`. Ports are big-endian.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rvs_ftp_expected(
+    net: *mut bindings::net,
+    l3num: u16,
+    protonum: u8,
+    saddr: *const u8,
+    sport: u16,
+    daddr: *const u8,
+    dport: u16,
+    addr: *mut u8,
+    port: *mut u16,
+) -> i32 {
+    // SAFETY: The caller passes a live namespace and readable addresses (see above).
+    let (net, s, d) = unsafe {
+        (
+            Net::from_raw(net),
+            &*saddr.cast::<[u8; 16]>(),
+            &*daddr.cast::<[u8; 16]>(),
+        )
+    };
+    let Some((reply_dst, a, p)) = crate::ftp::expected(
+        net,
+        l3num,
+        protonum,
+        s,
+        u16::from_be(sport),
+        d,
+        u16::from_be(dport),
+    ) else {
+        return bindings::RVS_EXPECT_NONE;
+    };
+    // SAFETY: The caller passes 16 writable bytes at `addr` and a writable `port`.
+    unsafe {
+        core::ptr::copy_nonoverlapping(a.as_ptr(), addr, 16);
+        *port = p.to_be();
+    }
+    if reply_dst {
+        bindings::RVS_EXPECT_REPLY_DST
+    } else {
+        bindings::RVS_EXPECT_REPLY_SRC
+    }
+}
