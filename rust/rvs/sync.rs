@@ -253,7 +253,7 @@ impl SyncDaemon {
         };
         let name = |role: u8, id: usize| {
             let mut buf = [0u8; 24];
-            let mut w = NameBuf(&mut buf, 0);
+            let mut w = crate::kapi::NameBuf(&mut buf, 0);
             let _ = core::fmt::Write::write_fmt(
                 &mut w,
                 format_args!("ipvs-{}:{}:{}", role as char, self.gen, id),
@@ -934,22 +934,6 @@ fn proto_timeout(ns: &Netns, protocol: u8, state: u16, guard: &Guard) -> u32 {
             SctpState::from_raw(state).map_or(DEFAULT_TIMEOUT_SECS, |s| pd.sctp.timeout(s))
         }
         _ => DEFAULT_TIMEOUT_SECS,
-    }
-}
-
-/// A thread name buffer that always keeps a terminating NUL.
-struct NameBuf<'a>(&'a mut [u8; 24], usize);
-
-impl core::fmt::Write for NameBuf<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        for b in s.bytes() {
-            if self.1 + 1 >= self.0.len() {
-                return Err(core::fmt::Error);
-            }
-            self.0[self.1] = b;
-            self.1 += 1;
-        }
-        Ok(())
     }
 }
 

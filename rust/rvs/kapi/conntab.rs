@@ -272,7 +272,7 @@ impl<T: Timed> Table<T> {
     pub(crate) fn new(net: &Net) -> Result<Self> {
         // "rvs_conn_N\0": kmem_cache_create copies the name.
         let mut name = [0u8; 24];
-        let mut w = NameBuf(&mut name, 0);
+        let mut w = super::NameBuf(&mut name, 0);
         let _ = core::fmt::Write::write_fmt(
             &mut w,
             format_args!("rvs_conn_{}", CACHES.fetch_add(1, Ordering::Relaxed)),
@@ -647,22 +647,6 @@ impl<T: Timed> Drop for Table<T> {
             // SAFETY: Every entry was freed (the barrier above waited for the RCU frees).
             unsafe { bindings::rvs_cache_destroy(self.inner.cache.as_ptr()) };
         }
-    }
-}
-
-/// A fixed buffer for a cache name, always leaving a terminating NUL.
-struct NameBuf<'a>(&'a mut [u8; 24], usize);
-
-impl core::fmt::Write for NameBuf<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        for b in s.bytes() {
-            if self.1 + 1 >= self.0.len() {
-                return Err(core::fmt::Error);
-            }
-            self.0[self.1] = b;
-            self.1 += 1;
-        }
-        Ok(())
     }
 }
 

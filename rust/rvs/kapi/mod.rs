@@ -60,3 +60,20 @@ pub(crate) fn random_u32_below(ceil: u32) -> u32 {
     // SAFETY: Any context may ask for random numbers.
     unsafe { bindings::rvs_random_below(ceil.max(1)) }
 }
+
+/// A fixed buffer for a C name (a slab cache's, a kernel thread's) written with `write!`,
+/// always leaving a terminating NUL: writing more fails.
+pub(crate) struct NameBuf<'a>(pub(crate) &'a mut [u8; 24], pub(crate) usize);
+
+impl core::fmt::Write for NameBuf<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for b in s.bytes() {
+            if self.1 + 1 >= self.0.len() {
+                return Err(core::fmt::Error);
+            }
+            self.0[self.1] = b;
+            self.1 += 1;
+        }
+        Ok(())
+    }
+}
