@@ -48,6 +48,11 @@ follow() {
     done
 }
 
+# vng hands the command to the guest on the kernel command line, which x86 cuts at 2,048 bytes (a
+# cut line boots nothing): the command goes in the shared directory, and only its path on the line.
+printf '%q ' "$root/tests/qemu/guest-wrap.sh" "$out" "$@" >"$out/command.sh"
+echo >>"$out/command.sh"
+
 boot() {
     rm -f "$out/booted" "$out/status" "$out/.stop"
     : >"$out/output.log"
@@ -62,7 +67,7 @@ boot() {
         --cpus "${RVS_VM_CPUS:-2}" --memory "${RVS_VM_MEMORY:-2G}" \
         --rwdir "$out" --cwd "$root" --verbose \
         --append "panic_on_warn=0 printk.devkmsg=on" \
-        --exec "$(printf '%q ' "$root/tests/qemu/guest-wrap.sh" "$out" "$@")" \
+        --exec "bash $(printf '%q' "$out/command.sh")" \
         </dev/null >"$out/console.log" 2>&1
     local rc=$?
     set -e
