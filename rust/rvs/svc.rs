@@ -38,6 +38,7 @@ use crate::{
         lock::{new_spinlock_bh, SpinLockBh},
         netfilter::Hooks,
         nfct::NetnsConntrack,
+        route::RouteCache,
         pernet::Net,
         rcu::{Guard, RcuBox},
     },
@@ -225,6 +226,8 @@ pub(crate) struct Dest {
     pub(crate) stats: Stats,
     /// Its service's counters.
     pub(crate) svc_stats: Arc<Stats>,
+    /// The route to it (`dest_dst`), forgotten when it is edited.
+    pub(crate) route: RouteCache,
 }
 
 impl Dest {
@@ -261,6 +264,8 @@ impl Dest {
         self.tun_port.store(msg.tun_port, Relaxed);
         self.tun_flags.store(msg.tun_flags, Relaxed);
         self.conn_flags.store(flags, Relaxed);
+        // A new method may route differently (`__ip_vs_dst_cache_reset`).
+        self.route.reset();
         self.u_threshold.store(msg.u_threshold, Relaxed);
         self.l_threshold.store(msg.l_threshold, Relaxed);
         self.update_overload(OverloadEvent::Edit);
@@ -692,6 +697,7 @@ impl Ctl {
                 available: AtomicBool::new(true),
                 stats: Stats::new()?,
                 svc_stats: self.entries[s].svc.stats.clone(),
+                route: RouteCache::new(),
             },
             GFP_KERNEL,
         )?;

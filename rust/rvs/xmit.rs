@@ -25,7 +25,8 @@ use crate::{
         self,
         netfilter::{HookPoint, HookState},
         pernet::Net,
-        route::Route,
+        rcu::{self, Guard},
+        route::{AnyRoute, Route},
         skb::{gre_hlen, Skb, Verdict},
     },
     netns::Netns,
@@ -69,7 +70,7 @@ fn bypass_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) 
         return Verdict::Stolen(skb.free());
     };
     let mtu = rt.mtu();
-    if use_route(ns, &mut skb, st, p, rt, mtu, false, false) != Some(false) {
+    if use_route(ns, &mut skb, st, p, AnyRoute::Owned(rt), mtu, false, false) != Some(false) {
         return Verdict::Stolen(skb.free());
     }
     send_or_cont(skb, st, c, false, false)
@@ -93,9 +94,26 @@ pub(crate) fn addr_of(af: u16, a: &[u8; 16]) -> Addr {
     }
 }
 
-/// The route to the real server (`__ip_vs_get_out_rt`/`_v6`).
-fn route(st: &HookState<'_>, c: &Conn, known_nh: bool, tunnel: bool) -> Option<Route> {
-    route_to(st.net, c.daf, &c.daddr, known_nh, tunnel)
+/// The route to the real server (`__ip_vs_get_out_rt`/`_v6`): its destination's cached route
+/// while it is valid, else a new lookup, which the destination then keeps (as ip_vs keeps
+/// `dest->dest_dst`; a connection without a destination, or sent elsewhere than to it, looks
+/// its route up every time).
+fn route<'g>(
+    st: &HookState<'_>,
+    c: &'g Conn,
+    known_nh: bool,
+    tunnel: bool,
+    guard: &'g Guard,
+) -> Option<AnyRoute<'g>> {
+    let Some(d) = c.dest.as_ref().filter(|d| d.af == c.daf && d.addr == c.daddr) else {
+        return route_to(st.net, c.daf, &c.daddr, known_nh, tunnel).map(AnyRoute::Owned);
+    };
+    if let Some(r) = d.route.get(guard) {
+        return Some(AnyRoute::Cached(r));
+    }
+    let r = route_to(st.net, c.daf, &c.daddr, known_nh, tunnel)?;
+    d.route.store(&r, c.daf == AF_INET6);
+    Some(AnyRoute::Owned(r))
 }
 
 /// The output route to `addr` (IPv4 in its first 4 bytes) of family `af`; `known_nh` and
@@ -191,15 +209,15 @@ fn use_route(
     skb: &mut Skb,
     st: &HookState<'_>,
     p: &Pkt,
-    route: Route,
+    route: AnyRoute<'_>,
     mtu: u32,
     redirect: bool,
     tunnel: bool,
 ) -> Option<bool> {
-    if crosses_boundary(skb, p, route.local, redirect) {
+    if crosses_boundary(skb, p, route.local(), redirect) {
         return None;
     }
-    if route.local {
+    if route.local() {
         return Some(true);
     }
     if !decrement_ttl(skb, st, p) {
@@ -208,7 +226,7 @@ fn use_route(
     if !mtu_ok(ns, skb, st, p, mtu, tunnel) {
         return None;
     }
-    skb.set_route(route);
+    skb.set_any_route(route);
     Some(false)
 }
 
@@ -232,7 +250,9 @@ fn send_or_cont(mut skb: Skb, st: &HookState<'_>, c: &Conn, local: bool, nat: bo
 
 /// `ip_vs_nat_xmit` / `_v6`.
 fn nat_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
-    let Some(rt) = route(st, c, false, false) else {
+    // The cached route is valid for this read section, which the packet is sent in.
+    let guard = rcu::read_lock();
+    let Some(rt) = route(st, c, false, false, &guard) else {
         return Verdict::Stolen(skb.free());
     };
     let mtu = rt.mtu();
@@ -267,7 +287,9 @@ pub(crate) fn icmp_nat_xmit(
     err: &icmp::IcmpError,
     len: usize,
 ) -> Verdict {
-    let Some(rt) = route(st, c, false, false) else {
+    // The cached route is valid for this read section, which the packet is sent in.
+    let guard = rcu::read_lock();
+    let Some(rt) = route(st, c, false, false, &guard) else {
         return Verdict::Stolen(skb.free());
     };
     let mtu = rt.mtu();
@@ -374,7 +396,9 @@ fn rewrite(
 
 /// `ip_vs_dr_xmit` / `_v6`.
 fn dr_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
-    let Some(rt) = route(st, c, true, false) else {
+    // The cached route is valid for this read section, which the packet is sent in.
+    let guard = rcu::read_lock();
+    let Some(rt) = route(st, c, true, false, &guard) else {
         return Verdict::Stolen(skb.free());
     };
     let mtu = rt.mtu();
@@ -418,7 +442,9 @@ fn tunnel_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) 
         TUN_GRE => gre_hlen(tun_csum),
         _ => 0,
     };
-    let Some(rt) = route(st, c, false, true) else {
+    // The cached route is valid for this read section, which the packet is sent in.
+    let guard = rcu::read_lock();
+    let Some(rt) = route(st, c, false, true, &guard) else {
         return Verdict::Stolen(skb.free());
     };
     let outer_len: u32 = if outer6 { 40 } else { 20 };
@@ -426,7 +452,7 @@ fn tunnel_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) 
     if mtu < if outer6 { 1280 } else { 68 } {
         return Verdict::Stolen(skb.free());
     }
-    let saddr = rt.saddr;
+    let saddr = rt.saddr();
     let headroom = rt.dev_headroom() + outer_len + encap_len;
     let Some(local) = use_route(ns, &mut skb, st, p, rt, mtu, false, true) else {
         return Verdict::Stolen(skb.free());

@@ -25,6 +25,7 @@
 #include <net/icmp.h>
 #include <net/ip.h>
 #include <net/ip6_route.h>
+#include <net/ip6_fib.h>
 #include <net/gre.h>
 #include <net/ip6_checksum.h>
 #include <net/ip_tunnels.h>
@@ -523,6 +524,56 @@ unsigned int rvs_dst_mtu(const struct dst_entry *dst)
 void rvs_dst_release(struct dst_entry *dst)
 {
 	dst_release(dst);
+}
+
+const struct rvs_dest_dst *rvs_dest_dst_get(struct rvs_dest_dst **slot)
+{
+	struct rvs_dest_dst *d = rcu_dereference(*(struct rvs_dest_dst __rcu **)slot);
+	struct dst_entry *dst;
+
+	if (!d)
+		return NULL;
+	dst = d->dst;
+	if (dst->obsolete && !dst->ops->check(dst, d->cookie))
+		return NULL;
+	return d;
+}
+
+static void rvs_dest_dst_free(struct rcu_head *head)
+{
+	struct rvs_dest_dst *d = container_of(head, struct rvs_dest_dst, rcu);
+
+	dst_release(d->dst);
+	kfree(d);
+}
+
+void rvs_dest_dst_set(struct rvs_dest_dst **slot, struct dst_entry *dst, bool local,
+		      const __u8 *saddr, bool ipv6)
+{
+	struct rvs_dest_dst *new = NULL, *old;
+
+	/* "It is forbidden to attach dest->dest_dst if device is going down." */
+	if (dst && !(dst->dev && !netif_running(dst->dev))) {
+		new = kmalloc(sizeof(*new), GFP_ATOMIC);
+		if (new) {
+			dst_hold(dst);
+			new->dst = dst;
+			new->cookie = ipv6 ? rt6_get_cookie(container_of(dst, struct rt6_info, dst))
+					   : 0;
+			new->local = local;
+			memcpy(new->saddr, saddr, sizeof(new->saddr));
+		}
+	}
+	/* A full barrier: the new entry is initialised before readers can see it. */
+	old = xchg(slot, new);
+	if (old)
+		call_rcu(&old->rcu, rvs_dest_dst_free);
+}
+
+void rvs_skb_set_dst_noref(struct sk_buff *skb, struct dst_entry *dst)
+{
+	skb_dst_drop(skb);
+	skb_dst_set_noref(skb, dst);
 }
 
 void rvs_skb_set_dst(struct sk_buff *skb, struct dst_entry *dst)

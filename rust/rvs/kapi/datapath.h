@@ -185,6 +185,28 @@ struct dst_entry *rvs_route4(struct net *net, __be32 daddr, bool known_nh, bool 
 struct dst_entry *rvs_route6(struct net *net, const struct in6_addr *daddr, bool known_nh,
 			     struct in6_addr *saddr, bool want_saddr, bool *local);
 unsigned int rvs_dst_mtu(const struct dst_entry *dst);
+/*
+ * A destination's cached route (ip_vs's struct ip_vs_dest_dst): a referenced dst, the cookie its
+ * check takes (IPv6's fib serial number), and what the lookup found.
+ */
+struct rvs_dest_dst {
+	struct dst_entry *dst;
+	__u32 cookie;
+	bool local;
+	__u8 saddr[16];
+	struct rcu_head rcu;
+};
+/* __ip_vs_dst_check(), under RCU: the route cached in *slot if it is still valid, else NULL. */
+const struct rvs_dest_dst *rvs_dest_dst_get(struct rvs_dest_dst **slot);
+/*
+ * __ip_vs_dst_set(): caches dst in *slot (with a reference of its own; nothing when dst is NULL,
+ * memory is short, or its device is going down) in place of what was there, which is released
+ * after a grace period. Any context.
+ */
+void rvs_dest_dst_set(struct rvs_dest_dst **slot, struct dst_entry *dst, bool local,
+		      const __u8 *saddr, bool ipv6);
+/* skb_dst_drop() + skb_dst_set_noref(): a cached route, valid for the RCU read section. */
+void rvs_skb_set_dst_noref(struct sk_buff *skb, struct dst_entry *dst);
 /* ip_vs_addr_is_unicast(): IPv4 by inet_addr_type (RTN_UNICAST), IPv6 by ipv6_addr_type. */
 bool rvs_addr_is_unicast(struct net *net, bool ipv6, const __u8 *addr);
 void rvs_dst_release(struct dst_entry *dst);

@@ -1,11 +1,18 @@
-//! Output routes to real servers (`ip_route_output_key`, `ip6_route_output`).
+//! Output routes to real servers (`ip_route_output_key`, `ip6_route_output`), and the route each
+//! destination keeps (`dest->dest_dst`).
 //!
 //! A [`Route`] holds a reference on a `dst_entry` until it is attached to a packet
-//! ([`super::skb::Skb::set_route`]) or dropped.
+//! ([`super::skb::Skb::set_route`]) or dropped. A [`RouteCache`] keeps a destination's route as
+//! ip_vs does: looked up once, checked on every use (`dst->ops->check`: the routing tables have
+//! not changed since), and attached to packets without reference counting
+//! (`skb_dst_set_noref`) for the RCU read section the packet is sent in.
 
-use core::ptr::NonNull;
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicPtr, Ordering},
+};
 
-use super::{bindings, pernet::Net};
+use super::{bindings, pernet::Net, rcu::Guard};
 
 /// A referenced output route.
 ///
@@ -102,6 +109,121 @@ impl Drop for Route {
     fn drop(&mut self) {
         // SAFETY: We hold a reference (type invariant).
         unsafe { bindings::rvs_dst_release(self.dst.as_ptr()) }
+    }
+}
+
+/// A destination's cached route (`struct ip_vs_dest_dst`), replaced after an RCU grace period.
+pub(crate) struct RouteCache {
+    slot: AtomicPtr<bindings::rvs_dest_dst>,
+}
+
+impl RouteCache {
+    /// No route cached yet.
+    pub(crate) const fn new() -> Self {
+        Self {
+            slot: AtomicPtr::new(core::ptr::null_mut()),
+        }
+    }
+
+    /// The cached route if it is still valid (`__ip_vs_dst_check`).
+    pub(crate) fn get<'a>(&'a self, _guard: &'a Guard) -> Option<CachedRoute<'a>> {
+        // SAFETY: `slot` holds null or an entry that stays allocated for the RCU read section
+        // the guard proves (replaced entries are freed after a grace period).
+        let d = unsafe { bindings::rvs_dest_dst_get(self.slot.as_ptr()) };
+        // SAFETY: As above: valid for `'a`, never written once published.
+        unsafe { d.as_ref() }.map(|d| CachedRoute { d })
+    }
+
+    /// Caches `route` (with a reference of its own) in place of what was there
+    /// (`__ip_vs_dst_set`). Any context.
+    pub(crate) fn store(&self, route: &Route, ipv6: bool) {
+        // SAFETY: `slot` is ours; `route` is referenced; `saddr` is 16 readable bytes.
+        unsafe {
+            bindings::rvs_dest_dst_set(
+                self.slot.as_ptr(),
+                route.dst.as_ptr(),
+                route.local,
+                route.saddr.as_ptr(),
+                ipv6,
+            )
+        }
+    }
+
+    /// Forgets the cached route (`__ip_vs_dst_cache_reset`): a destination edited. Any context.
+    pub(crate) fn reset(&self) {
+        if self.slot.load(Ordering::Relaxed).is_null() {
+            return;
+        }
+        // SAFETY: As in `store`, with no route.
+        unsafe {
+            bindings::rvs_dest_dst_set(
+                self.slot.as_ptr(),
+                core::ptr::null_mut(),
+                false,
+                [0u8; 16].as_ptr(),
+                false,
+            )
+        }
+    }
+}
+
+impl Drop for RouteCache {
+    fn drop(&mut self) {
+        self.reset();
+    }
+}
+
+/// A valid cached route, for one RCU read section.
+pub(crate) struct CachedRoute<'a> {
+    d: &'a bindings::rvs_dest_dst,
+}
+
+impl CachedRoute<'_> {
+    pub(crate) fn dst(&self) -> *mut bindings::dst_entry {
+        self.d.dst
+    }
+}
+
+/// A route for one packet: looked up for it, or a destination's cached one.
+pub(crate) enum AnyRoute<'a> {
+    Owned(Route),
+    Cached(CachedRoute<'a>),
+}
+
+impl AnyRoute<'_> {
+    fn dst(&self) -> *mut bindings::dst_entry {
+        match self {
+            Self::Owned(r) => r.dst.as_ptr(),
+            Self::Cached(c) => c.d.dst,
+        }
+    }
+
+    /// The route delivers to this host.
+    pub(crate) fn local(&self) -> bool {
+        match self {
+            Self::Owned(r) => r.local,
+            Self::Cached(c) => c.d.local,
+        }
+    }
+
+    /// The source address the route chose (IPv4 in the first 4 bytes).
+    pub(crate) fn saddr(&self) -> [u8; 16] {
+        match self {
+            Self::Owned(r) => r.saddr,
+            Self::Cached(c) => c.d.saddr,
+        }
+    }
+
+    /// `dst_mtu`.
+    pub(crate) fn mtu(&self) -> u32 {
+        // SAFETY: The dst is referenced (owned) or valid for the read section (cached).
+        unsafe { bindings::rvs_dst_mtu(self.dst()) }
+    }
+
+    /// `LL_RESERVED_SPACE` of the route's device.
+    pub(crate) fn dev_headroom(&self) -> u32 {
+        // SAFETY: As above.
+        unsafe { bindings::rvs_dst_dev_headroom(self.dst()) }
     }
 }
 

@@ -11,7 +11,7 @@
 
 use core::ptr::NonNull;
 
-use super::{bindings, netfilter::HookPoint, pernet::Net, route::Route};
+use super::{bindings, netfilter::HookPoint, pernet::Net, route::{AnyRoute, Route}};
 
 /// `PACKET_HOST`.
 const PACKET_HOST: u32 = 0;
@@ -417,6 +417,17 @@ impl Skb {
     pub(crate) fn set_route(&mut self, route: Route) {
         // SAFETY: The skb is live and ours; the route's reference moves into the skb.
         unsafe { bindings::rvs_skb_set_dst(self.raw(), route.into_raw()) }
+    }
+
+    /// Attaches a route, looked up for this packet or a destination's cached one
+    /// (`skb_dst_set_noref`: valid while the RCU read section that found it lasts, which the
+    /// packet is sent in; a queue that keeps the packet longer takes a reference itself).
+    pub(crate) fn set_any_route(&mut self, route: AnyRoute<'_>) {
+        match route {
+            AnyRoute::Owned(r) => self.set_route(r),
+            // SAFETY: The skb is live and ours; the dst is valid for the read section.
+            AnyRoute::Cached(c) => unsafe { bindings::rvs_skb_set_dst_noref(self.raw(), c.dst()) },
+        }
     }
 
     /// Re-routes a reply as if it came from this host (`ip_vs_route_me_harder`); false when the
