@@ -38,9 +38,9 @@ use crate::{
         lock::{new_spinlock_bh, SpinLockBh},
         netfilter::Hooks,
         nfct::NetnsConntrack,
-        route::RouteCache,
         pernet::Net,
         rcu::{Guard, RcuBox},
+        route::RouteCache,
     },
     rvs_core::{
         abi::{self, conn_flag, svc_flag},

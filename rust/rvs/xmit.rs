@@ -105,7 +105,11 @@ fn route<'g>(
     tunnel: bool,
     guard: &'g Guard,
 ) -> Option<AnyRoute<'g>> {
-    let Some(d) = c.dest.as_ref().filter(|d| d.af == c.daf && d.addr == c.daddr) else {
+    let Some(d) = c
+        .dest
+        .as_ref()
+        .filter(|d| d.af == c.daf && d.addr == c.daddr)
+    else {
         return route_to(st.net, c.daf, &c.daddr, known_nh, tunnel).map(AnyRoute::Owned);
     };
     if let Some(r) = d.route.get(guard) {

@@ -11,7 +11,12 @@
 
 use core::ptr::NonNull;
 
-use super::{bindings, netfilter::HookPoint, pernet::Net, route::{AnyRoute, Route}};
+use super::{
+    bindings,
+    netfilter::HookPoint,
+    pernet::Net,
+    route::{AnyRoute, Route},
+};
 
 /// `PACKET_HOST`.
 const PACKET_HOST: u32 = 0;
