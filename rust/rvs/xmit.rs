@@ -300,7 +300,7 @@ pub(crate) fn icmp_nat_xmit(
     let was_input = p.af != AF_INET6 && skb.route_is_input();
     // A local real server is not reachable from the FORWARD hook.
     let redirect = st.hook != HookPoint::Forward;
-    if rt.local && !redirect {
+    if rt.local() && !redirect {
         return Verdict::Stolen(skb.free());
     }
     let Some(local) = use_route(ns, &mut skb, st, p, rt, mtu, redirect, false) else {

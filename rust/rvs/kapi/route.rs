@@ -91,12 +91,6 @@ impl Route {
         unsafe { bindings::rvs_dst_mtu(self.dst.as_ptr()) }
     }
 
-    /// `LL_RESERVED_SPACE` of the route's device.
-    pub(crate) fn dev_headroom(&self) -> u32 {
-        // SAFETY: As above.
-        unsafe { bindings::rvs_dst_dev_headroom(self.dst.as_ptr()) }
-    }
-
     /// Gives up the reference to the caller (the skb).
     pub(crate) fn into_raw(self) -> *mut bindings::dst_entry {
         let dst = self.dst.as_ptr();
