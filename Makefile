@@ -49,9 +49,11 @@ demo: all
 
 test: all lint test-host fuzz-smoke test-vm
 
-# The protocol-table tests read ip_vs's C source from our kernel tree.
+# The protocol-table tests read ip_vs's C source from our kernel tree. The lock-free parts of
+# rvs-core are model-checked with loom in a build of their own (`--cfg loom`).
 test-host: kernel
 	RVS_KERNEL_SRC=$$(scripts/kernel.sh kdir $(KVARIANT)) $(CARGO) test --workspace -q
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test -p rvs-core --release --lib -q loom_tests
 	python3 -m unittest discover -s tests/qemu -p 'test_*.py'
 
 fuzz-smoke: deps

@@ -289,6 +289,7 @@ impl Conn {
                             } else {
                                 d.activeconns.fetch_add(1, Relaxed);
                             }
+                            d.touch();
                         }
                     }
                     break;
@@ -483,9 +484,11 @@ impl Conn {
             match activity {
                 Activity::Activated => {
                     d.activeconns.fetch_add(1, Relaxed);
+                    d.touch();
                 }
                 Activity::Deactivated => {
                     d.activeconns.fetch_sub(1, Relaxed);
+                    d.touch();
                 }
                 Activity::Unchanged => {}
             }
@@ -576,6 +579,7 @@ pub(crate) fn key(
 fn bind_dest(dest: &Dest, flags: u32) {
     if flags & conn_flag::TEMPLATE != 0 {
         dest.persistconns.fetch_add(1, Relaxed);
+        dest.touch();
         return;
     }
     if flags & conn_flag::INACTIVE == 0 {
@@ -586,6 +590,7 @@ fn bind_dest(dest: &Dest, flags: u32) {
     if th.bind_triggers(tc as i32) {
         dest.update_overload(OverloadEvent::Bind);
     }
+    dest.touch();
 }
 
 fn thresholds(dest: &Dest) -> Thresholds {
@@ -613,6 +618,7 @@ impl Timed for Conn {
         let Some(dest) = &self.dest else { return };
         if flags & conn_flag::TEMPLATE != 0 {
             dest.persistconns.fetch_sub(1, Relaxed);
+            dest.touch();
             return;
         }
         if flags & conn_flag::INACTIVE == 0 {
@@ -622,5 +628,6 @@ impl Timed for Conn {
         if thresholds(dest).unbind_triggers(before as i32) {
             dest.update_overload(OverloadEvent::Unbind);
         }
+        dest.touch();
     }
 }

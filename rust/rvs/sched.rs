@@ -2,10 +2,13 @@
 //! service's destination list, behind a bottom-half-safe lock (`svc->sched_lock` in ip_vs).
 //!
 //! rvs-core's schedulers work on a slice of [`sched::Dest`] snapshots. [`SchedState`] keeps that
-//! slice next to the shared [`Dest`]s it mirrors; before each pick it refreshes the counters that
-//! moved (active/total connections, overload flag, weight) and reports each change through
-//! `conns_changed`, so the O(log n) pick trees stay current. A change of the destination list or
-//! of the scheduler builds a new state (process context, allocating), swapped in under the lock.
+//! slice next to the shared [`Dest`]s it mirrors. A destination whose counters or settings change
+//! (a connection bound, unbound, activated or deactivated; an edit) marks its slot in the
+//! service's [`DirtySet`]; before each pick the scheduler drains the marks, re-reads only those
+//! destinations and reports each change through `conns_changed`/`upd_dest`, so a pick costs the
+//! O(log n) tree read and not a pass over every destination. A change of the destination list or
+//! of the scheduler builds a new state (process context, allocating), swapped in under the lock;
+//! it renumbers the slots and marks them all, so the first pick after it re-reads everything.
 
 use core::sync::atomic::Ordering::Relaxed;
 
@@ -18,6 +21,7 @@ use kernel::{
 use crate::{
     kapi,
     kapi::lock::SpinLockBh,
+    rvs_core::sched::dirty::DirtySet,
     rvs_core::sched::{
         self,
         dh::Dh,
@@ -202,22 +206,40 @@ pub(crate) struct SchedState {
     svc: sched::Service,
     dests: KVec<Arc<Dest>>,
     snap: KVec<sched::Dest>,
+    dirty: Arc<DirtySet>,
+}
+
+/// Numbers `dests` for the scheduler and marks every slot, so the next pick re-reads them all (a
+/// change marked under an old number may have gone to another slot).
+fn renumber(dests: &[Arc<Dest>], dirty: &DirtySet) {
+    for (i, d) in dests.iter().enumerate() {
+        d.sched_slot.store(i as u32, Relaxed);
+    }
+    dirty.mark_all();
 }
 
 impl SchedState {
     /// A scheduler without destinations (before the service is configured).
-    pub(crate) fn empty() -> Self {
+    pub(crate) fn empty(dirty: Arc<DirtySet>) -> Self {
         Self {
             algo: Algo::None,
             svc: sched::Service::default(),
             dests: KVec::new(),
             snap: KVec::new(),
+            dirty,
         }
     }
 
     /// Scheduler `name` over `dests` (ip_vs's list order) for a service of family `af` with
-    /// flags `flags` (process context).
-    pub(crate) fn build(name: &[u8], af: u16, flags: u32, dests: &[Arc<Dest>]) -> Result<Self> {
+    /// flags `flags`, whose destinations mark `dirty` (process context; [`SchedState::install`]
+    /// puts it in place).
+    pub(crate) fn build(
+        name: &[u8],
+        af: u16,
+        flags: u32,
+        dests: &[Arc<Dest>],
+        dirty: &Arc<DirtySet>,
+    ) -> Result<Self> {
         let mut algo = Algo::new(name, dests.len())?;
         let svc = sched::Service { af, flags };
         let mut snap = KVec::with_capacity(dests.len(), GFP_KERNEL)?;
@@ -234,7 +256,18 @@ impl SchedState {
             svc,
             dests: list,
             snap,
+            dirty: dirty.clone(),
         })
+    }
+
+    /// Puts `state` in place of the lock's state, numbering its destinations under the lock so
+    /// the old state, which drains the same marks, cannot take the marks meant for the new one.
+    pub(crate) fn install(lock: &SpinLockBh<SchedState>, state: SchedState) {
+        let mut g = lock.lock();
+        let old = core::mem::replace(&mut *g, state);
+        renumber(&g.dests, &g.dirty);
+        drop(g);
+        drop(old);
     }
 
     /// Whether the scheduler follows a change of the destination list in place (`add_dest`,
@@ -268,10 +301,9 @@ impl SchedState {
         }
         let mut g = lock.lock();
         if !g.follows_changes() {
+            let dirty = g.dirty.clone();
             drop(g);
-            let state = Self::build(name, af, flags, dests)?;
-            let old = core::mem::replace(&mut *lock.lock(), state);
-            drop(old);
+            Self::install(lock, Self::build(name, af, flags, dests, &dirty)?);
             return Ok(());
         }
         // The snapshots of the destinations that stay keep what the scheduler last saw.
@@ -298,6 +330,7 @@ impl SchedState {
                 s.del_dest(&g.svc, &g.snap, at)
             };
         }
+        renumber(dests, &g.dirty);
         drop(old_list);
         drop(old_snap);
         Ok(())
@@ -306,21 +339,25 @@ impl SchedState {
     /// Picks a destination for a new connection (`sched->schedule`).
     pub(crate) fn pick(&mut self, pkt: &sched::Packet, now: u64) -> Option<Arc<Dest>> {
         let s = self.algo.get()?;
-        for (i, d) in self.dests.iter().enumerate() {
+        let (dests, snap, svc) = (&self.dests, &mut self.snap, &self.svc);
+        self.dirty.drain_slots(dests.len(), |i| {
+            let (Some(d), Some(old)) = (dests.get(i), snap.get(i)) else {
+                return;
+            };
             let now_d = snapshot(d);
-            if let Some(old) = self.snap.get_mut(i) {
-                if *old != now_d {
-                    let weight_changed =
-                        old.weight != now_d.weight || old.last_weight != now_d.last_weight;
+            if *old != now_d {
+                let weight_changed =
+                    old.weight != now_d.weight || old.last_weight != now_d.last_weight;
+                if let Some(old) = snap.get_mut(i) {
                     *old = now_d;
-                    if weight_changed {
-                        let _ = s.upd_dest(&self.svc, &self.snap, i);
-                    } else {
-                        s.conns_changed(&self.snap, i);
-                    }
+                }
+                if weight_changed {
+                    let _ = s.upd_dest(svc, snap, i);
+                } else {
+                    s.conns_changed(snap, i);
                 }
             }
-        }
+        });
         let i = s.schedule(&self.svc, &self.snap, pkt, now)?;
         self.dests.get(i).cloned()
     }

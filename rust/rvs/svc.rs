@@ -48,6 +48,7 @@ use crate::{
         proto::{sctp::SctpData, tcp::TcpData, tcp::TcpState, udp::UdpData},
         sched::{
             self,
+            dirty::DirtySet,
             threshold::{OverloadEvent, Thresholds},
         },
     },
@@ -145,6 +146,8 @@ pub(crate) struct Service {
     pub(crate) stats: Arc<Stats>,
     /// Its scheduler, bound to its destinations.
     sched: Pin<KBox<SpinLockBh<SchedState>>>,
+    /// Which destinations changed since the scheduler last looked (its destinations mark it).
+    dirty: Arc<DirtySet>,
 }
 
 impl Service {
@@ -180,9 +183,14 @@ impl Service {
     /// Binds a new scheduler state built for `conf` over `dests` (process context). Built
     /// before anything changes, so running out of memory changes nothing.
     fn rebuild_sched(&self, conf: &SvcConf, dests: &[Arc<Dest>]) -> Result {
-        let state = SchedState::build(conf.sched.as_bytes(), self.key.af, conf.flags, dests)?;
-        let old = core::mem::replace(&mut *self.sched.lock(), state);
-        drop(old);
+        let state = SchedState::build(
+            conf.sched.as_bytes(),
+            self.key.af,
+            conf.flags,
+            dests,
+            &self.dirty,
+        )?;
+        SchedState::install(&self.sched, state);
         Ok(())
     }
 }
@@ -228,9 +236,23 @@ pub(crate) struct Dest {
     pub(crate) svc_stats: Arc<Stats>,
     /// The route to it (`dest_dst`), forgotten when it is edited.
     pub(crate) route: RouteCache,
+    /// Its index in the scheduler's list (`u32::MAX` before it has one), marked in `dirty` when
+    /// its counters or settings change.
+    pub(crate) sched_slot: AtomicU32,
+    /// Its service's record of which destinations changed since the last pick.
+    pub(crate) dirty: Arc<DirtySet>,
 }
 
 impl Dest {
+    /// Tells the scheduler this destination's counters or settings changed (it refreshes its
+    /// view of the destination before the next pick).
+    pub(crate) fn touch(&self) {
+        let slot = self.sched_slot.load(Relaxed);
+        if slot != u32::MAX {
+            self.dirty.mark(slot as usize);
+        }
+    }
+
     /// `__ip_vs_dest_update_overload`: reconsiders the overload flag after `event`.
     pub(crate) fn update_overload(&self, event: OverloadEvent) {
         let th = Thresholds::new(
@@ -269,6 +291,7 @@ impl Dest {
         self.u_threshold.store(msg.u_threshold, Relaxed);
         self.l_threshold.store(msg.l_threshold, Relaxed);
         self.update_overload(OverloadEvent::Edit);
+        self.touch();
     }
 
     /// The destination as `ip_vs_genl_fill_dest` reports it.
@@ -526,6 +549,7 @@ impl Ctl {
             return Err(EEXIST);
         }
         let conf = Self::conf_of(msg, 0)?;
+        let dirty = Arc::new(DirtySet::new(), GFP_KERNEL)?;
         let svc = Arc::new(
             Service {
                 key,
@@ -533,9 +557,10 @@ impl Ctl {
                 dests: RcuBox::new(DestList(KVec::new()))?,
                 stats: Arc::new(Stats::new()?, GFP_KERNEL)?,
                 sched: KBox::pin_init(
-                    new_spinlock_bh!(SchedState::empty(), "rvs_sched"),
+                    new_spinlock_bh!(SchedState::empty(dirty.clone()), "rvs_sched"),
                     GFP_KERNEL,
                 )?,
+                dirty,
             },
             GFP_KERNEL,
         )?;
@@ -698,6 +723,8 @@ impl Ctl {
                 stats: Stats::new()?,
                 svc_stats: self.entries[s].svc.stats.clone(),
                 route: RouteCache::new(),
+                sched_slot: AtomicU32::new(u32::MAX),
+                dirty: self.entries[s].svc.dirty.clone(),
             },
             GFP_KERNEL,
         )?;

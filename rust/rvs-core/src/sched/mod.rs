@@ -17,6 +17,7 @@
 //! says how much it needs through a `storage_len`-style function.
 
 pub mod dh;
+pub mod dirty;
 pub mod fo;
 pub mod lblc;
 pub mod lblcr;
