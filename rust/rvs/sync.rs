@@ -855,16 +855,25 @@ fn proc_conn(ns: &Netns, s: &SyncConn<'_>, guard: &Guard) -> bool {
     if let Some(pe) = &pe {
         found = found.filter(|ct| ct.pe_matches(&s.caddr, pe.bytes()));
     }
-    if !template {
-        if let Some(cp) = &found {
-            if cp.dport != s.dport || !addr_equal(cp.daf, &cp.daddr, &s.daddr) {
+    if let Some(cp) = &found {
+        let replace =
+            if !template && (cp.dport != s.dport || !addr_equal(cp.daf, &cp.daddr, &s.daddr)) {
                 if flags & conn_flag::INACTIVE != 0 {
                     // The expiry message of a connection that was replaced already.
                     return true;
                 }
-                cp.expire_now();
-                found = None;
-            }
+                true
+            } else {
+                // `ip_vs_try_bind_dest`: an entry that arrived before its destination is bound once
+                // the destination exists. rvs's entries keep their destination for life, so a bound
+                // copy takes the entry's keys (below) and the unbound one expires.
+                cp.dest.is_none() && find_dest(ns, s, guard).is_some()
+            };
+        if replace {
+            // Invalid: the new entry takes its keys (`insert`'s `stale`), lookups skip it.
+            cp.invalidate();
+            cp.expire_now();
+            found = None;
         }
     }
     let cp: Ref<Conn> = match found {

@@ -10,7 +10,9 @@
 #    one real server); each backup's `-L -c -n` (expiry column aside) and `-L -n` equal its
 #    master's.
 #    With rvs's opt-in full resync (sync_resync=1), a backup started after the connections went
-#    idle asks the rvs master for them and holds the same entries.
+#    idle asks the rvs master for them and holds the same entries. A backup that got entries
+#    before it had their destination binds them when a later message arrives after the
+#    destination was added (ip_vs_try_bind_dest): its counters become the master's.
 # 3. A forging sender multicasts 100,000 malformed, truncated, oversized and forged sync
 #    datagrams at the rvs backup: /proc/net/rvs_sync_stats counts each one in its class, the
 #    backup's table is unchanged, and the daemon still stops and starts.
@@ -20,7 +22,7 @@
 . tests/qemu/lib.sh
 unload_all
 work=$(mktemp -d)
-NS=(client rs m_rvs m_ipvs b_rvs1 b_ipvs b_rvs2 b_late forger)
+NS=(client rs m_rvs m_ipvs b_rvs1 b_ipvs b_rvs2 b_late b_bind forger)
 cleanup() {
     touch "$work/stop"
     sleep 0.3
@@ -101,6 +103,7 @@ echo "link add br-sync type bridge mcast_snooping 0" >>"$b"
 echo "link set br-sync up" >>"$b"
 declare -A ADDR=([client]=10.9.0.50 [rs]=10.9.0.100 [m_rvs]=10.9.0.1 [m_ipvs]=10.9.0.2
     [b_rvs1]=10.9.0.11 [b_ipvs]=10.9.0.12 [b_rvs2]=10.9.0.13 [b_late]=10.9.0.14
+    [b_bind]=10.9.0.15
     [forger]=10.9.0.99)
 for ns in "${NS[@]}"; do
     echo "link add v-$ns type veth peer name eth0 netns $ns" >>"$b"
@@ -138,6 +141,8 @@ services 10.9.1.1 ipvs b_ipvs
 services 10.9.1.2 ipvs m_ipvs
 services 10.9.1.2 rvs b_rvs2
 services 10.9.1.1 rvs b_late
+# A backup whose TCP service has no destination yet: its TCP entries arrive unbound.
+grep -v -- '-a -t' "$work/rules" | ip netns exec b_bind "$RVSADM" --family RVS -R
 # The fuzz run's pacing needs room in the backup's socket (sync_sock_size, read at start).
 ip netns exec b_rvs1 sysctl -qw net.rvs.sync_sock_size=1048576
 rvs m_rvs --start-daemon master --mcast-interface eth0 --syncid 1
@@ -145,6 +150,7 @@ ipvs m_ipvs --start-daemon master --mcast-interface eth0 --syncid 2
 rvs b_rvs1 --start-daemon backup --mcast-interface eth0 --syncid 1
 ipvs b_ipvs --start-daemon backup --mcast-interface eth0 --syncid 1
 rvs b_rvs2 --start-daemon backup --mcast-interface eth0 --syncid 2
+rvs b_bind --start-daemon backup --mcast-interface eth0 --syncid 1
 expect_eq "rvs master listed" "$(rvs m_rvs -L --daemon)" \
     "master sync daemon (mcast=eth0, syncid=1, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)"
 ok "topology and daemons up ($((SECONDS - t0)) s)"
@@ -213,10 +219,37 @@ ok "replication checked ($((SECONDS - t0)) s)"
 t0=$SECONDS
 mstat() { ip netns exec m_rvs awk -v k="$1" '$1 == k { print $2 }' /proc/net/rvs_sync_stats; }
 resyncs=$(mstat tx_resyncs)
+t_resync=$SECONDS
 rvs b_late --start-daemon backup --mcast-interface eth0 --syncid 1
 same "full resync to a late rvs backup" rvs m_rvs -- rvs b_late
 expect_eq "full resyncs the master sent for it" "$(($(mstat tx_resyncs) - resyncs))" 1
 ok "full resync checked ($((SECONDS - t0)) s)"
+
+# --- 2c. binding late (ip_vs_try_bind_dest) ----------------------------------------------------
+# b_bind got the TCP entries before it had their destination: they are held, unbound (no
+# counters). Once the destination is added, the next message about each entry binds it (here the
+# full resync a restarted backup asks for), and the counters become the master's.
+t0=$SECONDS
+same "unbound entries on a backup without the destination" rvs m_rvs -- rvs b_bind
+expect_eq "destinations of b_bind (the UDP service's only)" \
+    "$(rvs b_bind -L -n | awk '$1 == "->" && $2 ~ /^[0-9]/' | wc -l)" 1
+rvs b_bind -a -t 10.9.1.1:80 -r 10.9.0.100:80 -g
+expect_eq "the added destination's counters before a message" "$(rvs b_bind -L -n -t 10.9.1.1:80 | awk '$1 == "->" { print $4, $5, $6 }')" "1 0 0"
+# The master answers one resync request per 10 s.
+wait_s=$((11 - (SECONDS - t_resync)))
+[ "$wait_s" -le 0 ] || sleep "$wait_s"
+resyncs=$(mstat tx_resyncs)
+rvs b_bind --stop-daemon backup
+rvs b_bind --start-daemon backup --mcast-interface eth0 --syncid 1
+want=$(rvs m_rvs -L -n)
+for _ in $(seq 30); do
+    [ "$(rvs b_bind -L -n)" = "$want" ] && break
+    sleep 0.5
+done
+expect_eq "b_bind's counters after the entries were bound" "$(rvs b_bind -L -n)" "$want"
+same "bound entries on b_bind" rvs m_rvs -- rvs b_bind
+expect_eq "full resyncs the master sent for b_bind" "$(($(mstat tx_resyncs) - resyncs))" 1
+ok "late binding checked ($((SECONDS - t0)) s)"
 
 # --- 3. the forging sender ---------------------------------------------------------------------
 t0=$SECONDS
