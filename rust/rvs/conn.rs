@@ -90,6 +90,9 @@ pub(crate) struct Conn {
     /// message's information runs out, with a retry count in the low 2 bits (`sync_endtime`).
     pub(crate) sync_state: AtomicU16,
     pub(crate) sync_endtime: AtomicU64,
+    /// The firewall mark of the packet that made it (`cp->fwmark`; 0 for connections made on
+    /// the way out), which the sync daemon sends so a backup finds a fwmark service.
+    pub(crate) fwmark: u32,
 }
 
 /// A persistence engine's data for a template (`pe_data`, at most `IP_VS_PEDATA_MAXLEN`).
@@ -214,6 +217,7 @@ impl Conn {
             pe: None,
             sync_state: AtomicU16::new(0),
             sync_endtime: AtomicU64::new(0),
+            fwmark: 0,
         }
     }
 
@@ -320,6 +324,12 @@ impl Conn {
             vport,
             flags | conn_flag::BYPASS,
         )
+    }
+
+    /// The connection with firewall mark `mark`.
+    pub(crate) fn with_fwmark(mut self, mark: u32) -> Self {
+        self.fwmark = mark;
+        self
     }
 
     /// A template carrying persistence-engine data.

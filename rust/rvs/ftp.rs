@@ -155,7 +155,9 @@ fn data_conn(
         flags | conn_flag::NFCT,
         dest,
         control,
-    );
+    )
+    // ip_vs takes the mark of the control connection's packet at hand: the same flow's.
+    .with_fwmark(c.fwmark);
     n.daddr = inet_addr(c.daf, &daddr);
     let (state, secs) = ns.proto(guard).tcp.conn_listen();
     n.set_state_raw(state as u16);
@@ -415,7 +417,8 @@ fn fill_cport(ns: &Netns, old: Ref<Conn>, cport: u16, guard: &Guard) -> Option<R
         flags,
         dest,
         old.control.as_ref().map(|r| r.clone_ref()),
-    );
+    )
+    .with_fwmark(old.fwmark);
     n.daf = old.daf;
     n.daddr = old.daddr;
     n.set_state_raw(old.state());

@@ -80,6 +80,8 @@ pub(crate) struct Pkt {
     /// the client → virtual service direction (`ip_vs_iph_icmp` with `IP_VS_HDR_INVERSE`):
     /// `schedule_icmp` schedules on them.
     pub(crate) icmp: bool,
+    /// The packet's firewall mark (`skb->mark`).
+    pub(crate) mark: u32,
 }
 
 impl Pkt {
@@ -151,6 +153,7 @@ fn headers(skb: &mut Skb, ipv6: bool) -> Option<Pkt> {
         sctp_chunk,
         udp_check,
         icmp: false,
+        mark: skb.mark(),
     })
 }
 
@@ -449,7 +452,8 @@ fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Schedul
     let flags = new_flags(ns, if ops { conn_flag::ONE_PACKET } else { 0 });
     let c = Conn::bound(
         p.af, p.protocol, p.saddr, p.sport, p.daddr, p.dport, dport, flags, &dest, None,
-    );
+    )
+    .with_fwmark(p.mark);
     conn_stats(ns, &svc, &dest);
     if ops {
         return Scheduled::OnePacket(c);
@@ -665,7 +669,8 @@ fn sched_persist(
                 new_flags(ns, conn_flag::TEMPLATE),
                 &dest,
                 None,
-            );
+            )
+            .with_fwmark(p.mark);
             match insert_template(ns, t, pe, &tkey, conf.timeout, guard) {
                 Some(ct) => ct,
                 None => return Scheduled::Drop,
@@ -696,7 +701,8 @@ fn sched_persist(
         flags,
         &dest,
         Some(control),
-    );
+    )
+    .with_fwmark(p.mark);
     conn_stats(ns, svc, &dest);
     if ops {
         return Scheduled::OnePacket(c);
@@ -716,7 +722,8 @@ fn leave(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, svc: &Service) -
         let guard = rcu::read_lock();
         let ops = svc.conf(&guard).flags & svc_flag::ONEPACKET != 0 && p.protocol == UDP;
         let flags = new_flags(ns, if ops { conn_flag::ONE_PACKET } else { 0 });
-        let c = Conn::bypass(p.af, p.protocol, p.saddr, p.sport, p.daddr, p.dport, flags);
+        let c = Conn::bypass(p.af, p.protocol, p.saddr, p.sport, p.daddr, p.dport, flags)
+            .with_fwmark(p.mark);
         if ops {
             // `set_state` only sets the timeout of a connection that is not kept.
             let v = xmit::transmit(ns, skb, st, &c, p);
@@ -1220,6 +1227,7 @@ fn in_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt) -> Result<Verdict,
         sctp_chunk: None,
         udp_check: 0,
         icmp: true,
+        mark: p.mark,
     };
     Ok(match try_to_schedule(ns, &mut skb, &inner, &guard) {
         Scheduled::Conn(c) => {

@@ -595,7 +595,7 @@ fn entry_of(c: &Conn, flags: u32, state: u16, timeout: u32) -> Option<SyncConn<'
         cport: c.cport,
         vport: c.vport,
         dport: c.dport,
-        fwmark: fwmark_of(c),
+        fwmark: c.fwmark,
         timeout: timeout / HZ,
         caddr: c.caddr,
         vaddr: c.vaddr,
@@ -625,16 +625,6 @@ fn full_resync(ns: &Netns) {
         }
     });
     ns.sync().flush_all();
-}
-
-/// The firewall mark a message carries: rvs keeps it only in fwmark templates (their virtual
-/// address); ip_vs sends the packet's mark for every connection of a fwmark service.
-fn fwmark_of(c: &Conn) -> u32 {
-    if c.protocol == conn::IP && c.is_template() {
-        u32::from_be_bytes([c.vaddr[0], c.vaddr[1], c.vaddr[2], c.vaddr[3]])
-    } else {
-        0
-    }
 }
 
 /// A master thread (`sync_thread_master`): sends the messages of its queue. Thread 0 of a
@@ -900,7 +890,8 @@ fn proc_conn(ns: &Netns, s: &SyncConn<'_>, guard: &Guard) -> bool {
                 flags,
                 s.state,
                 dest.as_ref(),
-            );
+            )
+            .with_fwmark(s.fwmark);
             let inserted = if template {
                 if let Some(pe) = pe {
                     c = c.with_pe(pe);

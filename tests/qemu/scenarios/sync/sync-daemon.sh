@@ -7,8 +7,8 @@
 #    own namespace on one bridge: an rvs master (sync id 1) feeds an rvs backup and a stock ip_vs
 #    backup, a stock ip_vs master (sync id 2) feeds an rvs backup. A client holds TCP
 #    connections (persistent service: templates too) and UDP flows through each master (DR to
-#    one real server); each backup's `-L -c -n` (expiry column aside) and `-L -n` equal its
-#    master's.
+#    one real server), and TCP connections of a firewall-mark service through the rvs master;
+#    each backup's `-L -c -n` (expiry column aside) and `-L -n` equal its master's.
 #    With rvs's opt-in full resync (sync_resync=1), a backup started after the connections went
 #    idle asks the rvs master for them and holds the same entries. A backup that got entries
 #    before it had their destination binds them when a later message arrives after the
@@ -128,14 +128,21 @@ ip netns exec rs sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp
     net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 rvs() { local ns=$1; shift; ip netns exec "$ns" "$RVSADM" --family RVS "$@"; }
 ipvs() { local ns=$1; shift; ip netns exec "$ns" ipvsadm "$@"; }
-# services VIP TOOL NS: a persistent TCP service and a UDP one, DR to the real server.
+# services VIP TOOL NS: a persistent TCP service and a UDP one, DR to the real server; with
+# 10.9.1.1, also a firewall-mark service (mark 7: TCP to port 81, marked in m_rvs), whose
+# connections a backup can only bind if the messages carry the mark.
 # (One restore per director: every process costs under TCG.)
 services() {
     printf -- '-A -t %s:80 -s rr -p 600\n-a -t %s:80 -r 10.9.0.100:80 -g\n' "$1" "$1" >"$work/rules"
     printf -- '-A -u %s:80 -s rr\n-a -u %s:80 -r 10.9.0.100:80 -g\n' "$1" "$1" >>"$work/rules"
+    if [ "$1" = 10.9.1.1 ]; then
+        printf -- '-A -f 7 -s rr\n-a -f 7 -r 10.9.0.100:0 -g\n' >>"$work/rules"
+    fi
     "$2" "$3" -R <"$work/rules"
 }
 services 10.9.1.1 rvs m_rvs
+ip netns exec m_rvs iptables-legacy -t mangle -A PREROUTING -d 10.9.1.1 -p tcp --dport 81 \
+    -j MARK --set-mark 7
 services 10.9.1.1 rvs b_rvs1
 services 10.9.1.1 ipvs b_ipvs
 services 10.9.1.2 ipvs m_ipvs
@@ -156,20 +163,29 @@ expect_eq "rvs master listed" "$(rvs m_rvs -L --daemon)" \
 ok "topology and daemons up ($((SECONDS - t0)) s)"
 
 t0=$SECONDS
-ip netns exec rs python3 tests/qemu/connload.py serve --port 80 --ready-file "$work/rs.ready" \
-    >"$work/rs.log" 2>&1 &
-for _ in $(seq 100); do [ -e "$work/rs.ready" ] && break; sleep 0.1; done
-[ -e "$work/rs.ready" ] || fail "the real server did not start"
+for port in 80 81; do
+    ip netns exec rs python3 tests/qemu/connload.py serve --port $port \
+        --ready-file "$work/rs.ready.$port" >"$work/rs.$port.log" 2>&1 &
+done
+for _ in $(seq 100); do [ -e "$work/rs.ready.80" ] && [ -e "$work/rs.ready.81" ] && break; sleep 0.1; done
+[ -e "$work/rs.ready.80" ] && [ -e "$work/rs.ready.81" ] || fail "the real server did not start"
 for vip in 10.9.1.1 10.9.1.2; do
     ip netns exec client python3 tests/qemu/syncload.py --to "$vip" --port 80 --tcp 20 --udp 20 \
         --ready-file "$work/load.$vip" --hold-file "$work/stop" >"$work/load.$vip.log" 2>&1 &
 done
-for _ in $(seq 300); do [ -e "$work/load.10.9.1.1" ] && [ -e "$work/load.10.9.1.2" ] && break; sleep 0.1; done
+ip netns exec client python3 tests/qemu/syncload.py --to 10.9.1.1 --port 81 --tcp 8 \
+    --ready-file "$work/load.fwm" --hold-file "$work/stop" >"$work/load.fwm.log" 2>&1 &
+for _ in $(seq 300); do
+    [ -e "$work/load.10.9.1.1" ] && [ -e "$work/load.10.9.1.2" ] && [ -e "$work/load.fwm" ] && break
+    sleep 0.1
+done
 for vip in 10.9.1.1 10.9.1.2; do
     grep -q 'ready: tcp 20 ok 0 failed; udp 20' "$work/load.$vip" 2>/dev/null ||
         fail "client to $vip: $(cat "$work/load.$vip.log")"
 done
-ok "client holds 20 TCP connections and 20 UDP flows through each master ($((SECONDS - t0)) s)"
+grep -q 'ready: tcp 8 ok 0 failed' "$work/load.fwm" 2>/dev/null ||
+    fail "client to the fwmark service: $(cat "$work/load.fwm.log")"
+ok "client holds 20 TCP connections and 20 UDP flows through each master, and 8 TCP connections of a fwmark service ($((SECONDS - t0)) s)"
 
 # The connection listing without the expiry column, sorted.
 conns() { "$@" -L -c -n | awk 'NR > 2 { print $1, $3, $4, $5, $6 }' | LC_ALL=C sort; }
@@ -196,7 +212,8 @@ same() {
 }
 t0=$SECONDS
 master_n=$(conns rvs m_rvs | wc -l)
-[ "$master_n" -eq 41 ] || fail "rvs master has $master_n entries, want 20 TCP + 1 template + 20 UDP"
+[ "$master_n" -eq 49 ] ||
+    fail "rvs master has $master_n entries, want 20 TCP + 1 template + 20 UDP + 8 TCP of the fwmark service"
 same "rvs -> rvs" rvs m_rvs -- rvs b_rvs1
 same "rvs -> ip_vs" rvs m_rvs -- ipvs b_ipvs
 same "ip_vs -> rvs" ipvs m_ipvs -- rvs b_rvs2
