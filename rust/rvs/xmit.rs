@@ -252,6 +252,13 @@ fn send_or_cont(mut skb: Skb, st: &HookState<'_>, c: &Conn, local: bool, nat: bo
     Verdict::Stolen(skb.local_out(st.net, c.af == AF_INET6))
 }
 
+/// A connection the sync daemon made, to a local real server, for a packet conntrack tracks:
+/// ip_vs refuses to DNAT it ("stopping DNAT to local address"), which would give conntrack a
+/// second entry with the same reply tuple.
+fn synced_to_local(skb: &Skb, c: &Conn, local: bool) -> bool {
+    local && c.flags() & conn_flag::SYNC != 0 && skb.conntrack().is_some()
+}
+
 /// `ip_vs_nat_xmit` / `_v6`.
 fn nat_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
     // The cached route is valid for this read section, which the packet is sent in.
@@ -264,6 +271,9 @@ fn nat_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> 
     let Some(local) = use_route(ns, &mut skb, st, p, rt, mtu, true, false) else {
         return Verdict::Stolen(skb.free());
     };
+    if synced_to_local(&skb, c, local) {
+        return Verdict::Stolen(skb.free());
+    }
     // From the world but DNAT to a loopback address: refused.
     if local && p.af != AF_INET6 && c.daddr[0] == 127 && was_input {
         return Verdict::Stolen(skb.free());
@@ -306,6 +316,9 @@ pub(crate) fn icmp_nat_xmit(
     let Some(local) = use_route(ns, &mut skb, st, p, rt, mtu, redirect, false) else {
         return Verdict::Stolen(skb.free());
     };
+    if synced_to_local(&skb, c, local) {
+        return Verdict::Stolen(skb.free());
+    }
     if local && p.af != AF_INET6 && c.daddr[0] == 127 && was_input {
         return Verdict::Stolen(skb.free());
     }
