@@ -12,7 +12,8 @@
 #    With rvs's opt-in full resync (sync_resync=1), a backup started after the connections went
 #    idle asks the rvs master for them and holds the same entries. A backup that got entries
 #    before it had their destination binds them when a later message arrives after the
-#    destination was added (ip_vs_try_bind_dest): its counters become the master's.
+#    destination was added (ip_vs_try_bind_dest): its counters become the master's. The same
+#    replication over an IPv6 multicast group.
 # 3. A forging sender multicasts 100,000 malformed, truncated, oversized and forged sync
 #    datagrams at the rvs backup: /proc/net/rvs_sync_stats counts each one in its class, the
 #    backup's table is unchanged, and the daemon still stops and starts.
@@ -22,7 +23,7 @@
 . tests/qemu/lib.sh
 unload_all
 work=$(mktemp -d)
-NS=(client rs m_rvs m_ipvs b_rvs1 b_ipvs b_rvs2 b_late b_bind forger)
+NS=(client rs m_rvs m_ipvs b_rvs1 b_ipvs b_rvs2 b_late b_bind b_v6 forger)
 cleanup() {
     touch "$work/stop"
     sleep 0.3
@@ -103,7 +104,7 @@ echo "link add br-sync type bridge mcast_snooping 0" >>"$b"
 echo "link set br-sync up" >>"$b"
 declare -A ADDR=([client]=10.9.0.50 [rs]=10.9.0.100 [m_rvs]=10.9.0.1 [m_ipvs]=10.9.0.2
     [b_rvs1]=10.9.0.11 [b_ipvs]=10.9.0.12 [b_rvs2]=10.9.0.13 [b_late]=10.9.0.14
-    [b_bind]=10.9.0.15
+    [b_bind]=10.9.0.15 [b_v6]=10.9.0.16
     [forger]=10.9.0.99)
 for ns in "${NS[@]}"; do
     echo "link add v-$ns type veth peer name eth0 netns $ns" >>"$b"
@@ -148,6 +149,7 @@ services 10.9.1.1 ipvs b_ipvs
 services 10.9.1.2 ipvs m_ipvs
 services 10.9.1.2 rvs b_rvs2
 services 10.9.1.1 rvs b_late
+services 10.9.1.1 rvs b_v6
 # A backup whose TCP service has no destination yet: its TCP entries arrive unbound.
 grep -v -- '-a -t' "$work/rules" | ip netns exec b_bind "$RVSADM" --family RVS -R
 # The fuzz run's pacing needs room in the backup's socket (sync_sock_size, read at start).
@@ -267,6 +269,18 @@ expect_eq "b_bind's counters after the entries were bound" "$(rvs b_bind -L -n)"
 same "bound entries on b_bind" rvs m_rvs -- rvs b_bind
 expect_eq "full resyncs the master sent for b_bind" "$(($(mstat tx_resyncs) - resyncs))" 1
 ok "late binding checked ($((SECONDS - t0)) s)"
+
+# --- 2d. over IPv6 multicast ------------------------------------------------------------------
+# The master moves to an IPv6 group (link-local sources on the bridge); a new backup on that
+# group asks for a full resync and gets every entry over IPv6.
+t0=$SECONDS
+rvs m_rvs --stop-daemon master
+rvs m_rvs --start-daemon master --mcast-interface eth0 --syncid 1 --mcast-group ff02::1:81
+rvs m_rvs -L --daemon | grep -q "group=ff02::1:81," || fail "IPv6 master: $(rvs m_rvs -L --daemon)"
+rvs b_v6 --start-daemon backup --mcast-interface eth0 --syncid 1 --mcast-group ff02::1:81
+same "over IPv6 multicast (full resync)" rvs m_rvs -- rvs b_v6
+expect_eq "b_v6's counters" "$(rvs b_v6 -L -n)" "$(rvs m_rvs -L -n)"
+ok "IPv6 sync transport checked ($((SECONDS - t0)) s)"
 
 # --- 3. the forging sender ---------------------------------------------------------------------
 t0=$SECONDS
