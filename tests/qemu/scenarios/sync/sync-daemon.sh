@@ -250,8 +250,8 @@ ok "full resync checked ($((SECONDS - t0)) s)"
 # full resync a restarted backup asks for), and the counters become the master's.
 t0=$SECONDS
 same "unbound entries on a backup without the destination" rvs m_rvs -- rvs b_bind
-expect_eq "destinations of b_bind (the UDP service's only)" \
-    "$(rvs b_bind -L -n | awk '$1 == "->" && $2 ~ /^[0-9]/' | wc -l)" 1
+expect_eq "destinations of b_bind's TCP service" \
+    "$(rvs b_bind -L -n -t 10.9.1.1:80 | awk '$1 == "->" && $2 ~ /^[0-9]/' | wc -l)" 0
 rvs b_bind -a -t 10.9.1.1:80 -r 10.9.0.100:80 -g
 expect_eq "the added destination's counters before a message" "$(rvs b_bind -L -n -t 10.9.1.1:80 | awk '$1 == "->" { print $4, $5, $6 }')" "1 0 0"
 # The master answers one resync request per 10 s.
