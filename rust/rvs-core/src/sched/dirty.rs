@@ -210,50 +210,45 @@ mod loom_tests {
     use super::*;
     use loom::sync::{atomic::AtomicU64, Arc};
 
-    #[test]
-    fn a_mark_racing_a_drain_is_not_lost() {
-        loom::model(|| {
+    /// A marker bumps the counters of two slots, marking each after its bump, while the
+    /// drainer drains once; after the marker ends, one more drain. The drainer must have read
+    /// both final counters. `premarked`: slot `b` is marked before the marker starts.
+    fn marks_are_not_lost(a: usize, b: usize, premarked: bool) {
+        loom::model(move || {
             let d = Arc::new(DirtySet::new());
             let c = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
-            d.mark(1);
+            if premarked {
+                d.mark(b);
+            }
             let marker = {
                 let (d, c) = (d.clone(), c.clone());
                 loom::thread::spawn(move || {
-                    // Two slots of one word: the second mark races the drain of the first.
                     c[0].fetch_add(1, Ordering::Relaxed);
-                    d.mark(0);
+                    d.mark(a);
                     c[1].fetch_add(1, Ordering::Relaxed);
-                    d.mark(1);
+                    d.mark(b);
                 })
             };
             let mut seen = [0u64; 2];
-            d.drain_slots(2, |s| seen[s] = c[s].load(Ordering::Relaxed));
+            let idx = |s: usize| usize::from(s == b);
+            let mut drain =
+                || d.drain_slots(b + 1, |s| seen[idx(s)] = c[idx(s)].load(Ordering::Relaxed));
+            drain();
             marker.join().unwrap();
-            d.drain_slots(2, |s| seen[s] = c[s].load(Ordering::Relaxed));
+            drain();
             assert_eq!(seen, [1, 1]);
         });
     }
 
+    /// Two slots of one word: the second mark races the drain of the first.
+    #[test]
+    fn a_mark_racing_a_drain_is_not_lost() {
+        marks_are_not_lost(0, 1, true);
+    }
+
+    /// Slots in two words.
     #[test]
     fn marks_in_two_words_racing_a_drain_are_not_lost() {
-        loom::model(|| {
-            let d = Arc::new(DirtySet::new());
-            let c = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
-            let marker = {
-                let (d, c) = (d.clone(), c.clone());
-                loom::thread::spawn(move || {
-                    c[0].fetch_add(1, Ordering::Relaxed);
-                    d.mark(0);
-                    c[1].fetch_add(1, Ordering::Relaxed);
-                    d.mark(64);
-                })
-            };
-            let mut seen = [0u64; 2];
-            let slot = |s: usize| if s == 0 { 0 } else { 1 };
-            d.drain_slots(65, |s| seen[slot(s)] = c[slot(s)].load(Ordering::Relaxed));
-            marker.join().unwrap();
-            d.drain_slots(65, |s| seen[slot(s)] = c[slot(s)].load(Ordering::Relaxed));
-            assert_eq!(seen, [1, 1]);
-        });
+        marks_are_not_lost(0, 64, false);
     }
 }
