@@ -34,7 +34,7 @@ use core::{
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox},
     error::{
-        code::{EEXIST, ENOMEM},
+        code::{EEXIST, ENOENT, ENOMEM},
         to_result, Error, Result,
     },
     types::Opaque,
@@ -411,7 +411,7 @@ impl<T: Timed> Table<T> {
         let e = self.alloc(value, keys, timeout)?;
         // SAFETY: `e` is a live entry of ours.
         let entry = unsafe { e.as_ref() };
-        let ret = self.insert_tuple(entry, 0, keys, guard, &stale);
+        let ret = self.insert_tuple(entry, 0, keys, guard, &stale, false);
         if ret != 0 {
             // SAFETY: Tuple 0 did not go in, so nothing can have seen the entry.
             unsafe { Self::discard(e) };
@@ -422,7 +422,7 @@ impl<T: Timed> Table<T> {
         // INVARIANT: the entry was created with the caller's count.
         let r = Ref { entry: e };
         if entry.ntuples == 2 {
-            let ret = self.insert_tuple(entry, 1, keys, guard, &stale);
+            let ret = self.insert_tuple(entry, 1, keys, guard, &stale, false);
             if ret != 0 {
                 // Visible through tuple 0 already: let it expire the normal way, now.
                 entry.rearm(0);
@@ -434,6 +434,10 @@ impl<T: Timed> Table<T> {
 
     /// Inserts tuple `i` of `entry` (key `keys[i]`), in the place of a `stale` entry's tuple
     /// with the same key if there is one. 0 or a negative errno.
+    ///
+    /// The entry holding the key may leave the table meanwhile (its timer unlinks it: a stale
+    /// entry is usually being expired at once): then the key is free, and the insertion is
+    /// tried again, a few times at most. With `expire_replaced`, a replaced entry expires now.
     fn insert_tuple(
         &self,
         entry: &Entry<T>,
@@ -441,24 +445,37 @@ impl<T: Timed> Table<T> {
         keys: &[Key],
         guard: &Guard,
         stale: &impl Fn(&T) -> bool,
+        expire_replaced: bool,
     ) -> i32 {
         let t = entry.tuples[i].get();
-        // SAFETY: The table is initialised and the tuple lives in its entry's slab object.
-        let ret = unsafe { bindings::rvs_conntab_insert(self.inner.ht.get(), t) };
-        if ret != EEXIST.to_errno() {
-            return ret;
+        let eexist = EEXIST.to_errno();
+        for _ in 0..4 {
+            // SAFETY: The table is initialised and the tuple lives in its entry's slab object.
+            let ret = unsafe { bindings::rvs_conntab_insert(self.inner.ht.get(), t) };
+            if ret != eexist {
+                return ret;
+            }
+            let Some(key) = keys.get(i) else { return ret };
+            let Some(old) = self.lookup(key, guard) else {
+                // The holder left after the insertion saw it.
+                continue;
+            };
+            if !stale(&old) {
+                return ret;
+            }
+            let old_t = old.entry().tuples[usize::from(key.dir == DIR_OUT)].get();
+            // SAFETY: Both tuples have the same key (the direction picks the old entry's tuple
+            // that holds it); the old one was in the table when it was found.
+            let ret = unsafe { bindings::rvs_conntab_replace(self.inner.ht.get(), old_t, t) };
+            if ret == 0 && expire_replaced {
+                old.expire_now();
+            }
+            if ret != ENOENT.to_errno() {
+                return ret;
+            }
+            // The old tuple left between the lookup and the replacement.
         }
-        let Some(key) = keys.get(i) else { return ret };
-        let Some(old) = self.lookup(key, guard) else {
-            return ret;
-        };
-        if !stale(&old) {
-            return ret;
-        }
-        let old_t = old.entry().tuples[usize::from(key.dir == DIR_OUT)].get();
-        // SAFETY: Both tuples have the same key (the direction picks the old entry's tuple
-        // that holds it); the old one is in the table.
-        unsafe { bindings::rvs_conntab_replace(self.inner.ht.get(), old_t, t) }
+        eexist
     }
 
     /// Like [`Table::insert`] for a single-tuple entry, but when the key is held by an entry
@@ -475,26 +492,7 @@ impl<T: Timed> Table<T> {
         let e = self.alloc(value, core::slice::from_ref(key), timeout)?;
         // SAFETY: `e` is a live entry of ours.
         let entry = unsafe { e.as_ref() };
-        // SAFETY: The table is initialised and the tuple lives in a boxed entry.
-        let mut ret =
-            unsafe { bindings::rvs_conntab_insert(self.inner.ht.get(), entry.tuples[0].get()) };
-        if ret == EEXIST.to_errno() {
-            if let Some(old) = self.lookup(key, guard) {
-                if stale(&old) {
-                    // SAFETY: Both tuples have the same key; the old one is in the table.
-                    ret = unsafe {
-                        bindings::rvs_conntab_replace(
-                            self.inner.ht.get(),
-                            old.entry().tuples[0].get(),
-                            entry.tuples[0].get(),
-                        )
-                    };
-                    if ret == 0 {
-                        old.expire_now();
-                    }
-                }
-            }
-        }
+        let ret = self.insert_tuple(entry, 0, core::slice::from_ref(key), guard, &stale, true);
         if ret != 0 {
             // SAFETY: The tuple did not go in.
             unsafe { Self::discard(e) };
