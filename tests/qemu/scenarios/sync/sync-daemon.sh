@@ -19,7 +19,7 @@
 #    backup's table is unchanged, and the daemon still stops and starts.
 # 4. Clean teardown with threads running: a namespace with a backup is deleted, then rvs is
 #    unloaded with a master and a backup running (the harness checks for kmemleak/lockdep).
-# timeout: 420
+# timeout: 600
 . tests/qemu/lib.sh
 unload_all
 work=$(mktemp -d)
