@@ -7,7 +7,9 @@ use proptest::prelude::*;
 use rvs_core::abi::{self, cmd, cmd_attr};
 use rvs_core::netlink::attr::NLA_F_NESTED;
 use rvs_core::netlink::ipvs::{IfName, PeName, SchedName};
-use rvs_core::netlink::msg::{encode_get_family, Family, GenlWriter, Message, Received};
+use rvs_core::netlink::msg::{
+    encode_dump_families, encode_get_family, nlm_flag, Family, GenlWriter, Message, Received,
+};
 use rvs_core::netlink::{
     AttrWriter, CmdAttrs, Daemon, DaemonParse, Dest, DestParse, Info, McastGroup, Request, Service,
     ServiceFlags, ServiceParse, Stats, StatsWidth, Timeouts,
@@ -228,6 +230,12 @@ proptest! {
         let mut w = AttrWriter::new(&mut buf);
         family.encode(&mut w, &name).unwrap();
         prop_assert_eq!(Family::decode(w.as_bytes()).unwrap(), family);
+        prop_assert_eq!(Family::decode_name(w.as_bytes()).unwrap(), &name[..]);
+
+        let len = encode_dump_families(&mut buf, seq, pid).unwrap();
+        let m = Message::parse(&buf[..len]).unwrap();
+        prop_assert_eq!((m.header.seq, m.header.pid, len), (seq, pid, 16 + 4));
+        prop_assert_eq!(m.header.flags & nlm_flag::DUMP, nlm_flag::DUMP);
 
         let len = encode_get_family(&mut buf, &name, seq, pid).unwrap();
         let m = Message::parse(&buf[..len]).unwrap();

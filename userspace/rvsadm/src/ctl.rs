@@ -9,7 +9,9 @@
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 use rvs_core::abi::{self, cmd, cmd_attr};
 use rvs_core::netlink::attr::{AttrWriter, NLA_F_NESTED};
-use rvs_core::netlink::msg::{encode_get_family, nlm_flag, Family, GenlWriter};
+use rvs_core::netlink::msg::{
+    encode_dump_families, encode_get_family, nlm_flag, Family, GenlWriter,
+};
 use rvs_core::netlink::{
     CmdAttrs, Daemon, DaemonParse, Dest, DestParse, Info, Messages, Received, Service,
     ServiceParse, Timeouts,
@@ -302,23 +304,26 @@ impl<T: Transport> Ipvs<T> {
             seq: 0,
             info: Info::default(),
         };
-        let candidates: &[&'static str] = match choice {
-            FamilyChoice::Auto => &[abi::RVS_GENL_NAME, abi::IPVS_GENL_NAME],
-            FamilyChoice::Ipvs => &[abi::IPVS_GENL_NAME],
-            FamilyChoice::Rvs => &[abi::RVS_GENL_NAME],
+        let found = match choice {
+            // The registered families first: asking for `RVS` by name when it is missing makes
+            // the kernel try to load a module for it (a modprobe per command). `IPVS` is then
+            // asked for by name, as ipvsadm does, which loads ip_vs if it can.
+            FamilyChoice::Auto => match ipvs.registered(abi::RVS_GENL_NAME)? {
+                Some(id) => Some((id, abi::RVS_GENL_NAME)),
+                None => ipvs
+                    .resolve(abi::IPVS_GENL_NAME)?
+                    .map(|id| (id, abi::IPVS_GENL_NAME)),
+            },
+            FamilyChoice::Ipvs => ipvs
+                .resolve(abi::IPVS_GENL_NAME)?
+                .map(|id| (id, abi::IPVS_GENL_NAME)),
+            FamilyChoice::Rvs => ipvs
+                .resolve(abi::RVS_GENL_NAME)?
+                .map(|id| (id, abi::RVS_GENL_NAME)),
         };
-        let mut found = false;
-        for name in candidates {
-            if let Some(id) = ipvs.resolve(name)? {
-                ipvs.family = id;
-                ipvs.name = name;
-                found = true;
-                break;
-            }
-        }
-        if !found {
-            return Err(Errno(92));
-        }
+        let (id, name) = found.ok_or(Errno(92))?;
+        ipvs.family = id;
+        ipvs.name = name;
         let replies = ipvs.transact(cmd::GET_INFO, 0, |_| Ok(()))?;
         let attrs = replies.first().ok_or(Errno(22))?;
         ipvs.info = Info::decode(attrs)?;
@@ -333,6 +338,35 @@ impl<T: Transport> Ipvs<T> {
     fn next_seq(&mut self) -> u32 {
         self.seq = self.seq.wrapping_add(1);
         self.seq
+    }
+
+    /// The id of family `name` if it is registered, from a dump of every family (which, unlike
+    /// [`Self::resolve`], never asks the kernel to load a module).
+    fn registered(&mut self, name: &str) -> Result<Option<u16>, Errno> {
+        let mut buf = [0u8; REQUEST_BUF];
+        let seq = self.next_seq();
+        let len = encode_dump_families(&mut buf, seq, 0)?;
+        self.socket.send(&buf[..len])?;
+        let mut id = None;
+        loop {
+            let data = self.socket.recv()?;
+            for message in Messages::new(&data) {
+                let message = message?;
+                if message.header.seq != seq {
+                    continue;
+                }
+                match message.classify()? {
+                    Received::Genl { attrs, .. } => {
+                        if Family::decode_name(attrs)? == name.as_bytes() {
+                            id = Some(Family::decode(attrs)?.id);
+                        }
+                    }
+                    Received::Done { .. } => return Ok(id),
+                    Received::Error { errno, .. } => return Err(Errno(errno)),
+                    Received::Ack { .. } | Received::Noop { .. } | Received::Overrun { .. } => {}
+                }
+            }
+        }
     }
 
     /// `genl_ctrl_resolve`: the id of family `name`, `None` if it is not registered.
@@ -511,6 +545,8 @@ mod tests {
     struct ModelKernel {
         services: Vec<(Service, Vec<Dest>)>,
         pending: std::collections::VecDeque<Vec<u8>>,
+        /// The family names asked for by name (each one a module autoload when missing).
+        looked_up: Vec<Vec<u8>>,
     }
 
     const FAMILY: u16 = 0x22;
@@ -520,6 +556,7 @@ mod tests {
             Self {
                 services: Vec::new(),
                 pending: Default::default(),
+                looked_up: Vec::new(),
             }
         }
 
@@ -569,11 +606,24 @@ mod tests {
         fn handle(&mut self, request: &[u8]) {
             let header = rvs_core::netlink::NlMsgHdr::parse(request).unwrap();
             let seq = header.seq;
+            if header.kind == rvs_core::netlink::msg::ctrl::GENL_ID_CTRL
+                && header.flags & nlm_flag::DUMP == nlm_flag::DUMP
+            {
+                let family = Family {
+                    id: FAMILY,
+                    version: 1,
+                    ..Family::default()
+                };
+                self.reply(seq, 1, true, |w| family.encode(w, b"IPVS"));
+                self.done(seq);
+                return;
+            }
             if header.kind == rvs_core::netlink::msg::ctrl::GENL_ID_CTRL {
                 let attrs = &request[20..];
                 let name = rvs_core::netlink::Attrs::new(attrs)
                     .find(|a| a.kind() == rvs_core::netlink::msg::ctrl::ATTR_FAMILY_NAME)
                     .unwrap();
+                self.looked_up.push(name.c_str().to_vec());
                 if name.c_str() == b"IPVS" {
                     let family = Family {
                         id: FAMILY,
@@ -677,6 +727,11 @@ mod tests {
     fn talks_to_a_model_kernel() {
         let mut ipvs = Ipvs::over(ModelKernel::new(), FamilyChoice::Auto).unwrap();
         assert_eq!(ipvs.family_name(), "IPVS", "RVS is absent, so IPVS is used");
+        assert_eq!(
+            ipvs.socket.looked_up,
+            [b"IPVS".to_vec()],
+            "the absent RVS is found missing in the dump, never asked for by name"
+        );
         assert_eq!(ipvs.info, Info::IPVS);
         assert_eq!(
             Ipvs::over(ModelKernel::new(), FamilyChoice::Rvs).err(),

@@ -504,6 +504,22 @@ pub fn encode_get_family(out: &mut [u8], name: &[u8], seq: u32, pid: u32) -> Res
     w.finish()
 }
 
+/// Writes a request for every registered family (`CTRL_CMD_GETFAMILY` with `NLM_F_DUMP`): one
+/// `CTRL_CMD_NEWFAMILY` reply per family, then `NLMSG_DONE`. Unlike a lookup by name, a dump never
+/// makes the kernel try to load a module for a family it lacks.
+pub fn encode_dump_families(out: &mut [u8], seq: u32, pid: u32) -> Result<usize, Error> {
+    GenlWriter::request(
+        out,
+        ctrl::GENL_ID_CTRL,
+        nlm_flag::DUMP,
+        seq,
+        pid,
+        ctrl::CMD_GETFAMILY,
+        ctrl::VERSION,
+    )?
+    .finish()
+}
+
 /// What the controller says about a family (`CTRL_CMD_NEWFAMILY`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Family {
@@ -551,6 +567,16 @@ impl Family {
             hdrsize: u32_or_zero(ctrl::ATTR_HDRSIZE)?,
             maxattr: u32_or_zero(ctrl::ATTR_MAXATTR)?,
         })
+    }
+
+    /// The family's name in a controller reply (`CTRL_ATTR_FAMILY_NAME`, without its NUL), as a
+    /// dump of every family (`CTRL_CMD_GETFAMILY` with `NLM_F_DUMP`) needs it.
+    pub fn decode_name(attrs: &[u8]) -> Result<&[u8], Error> {
+        let table = AttrTable::parse(attrs, &CTRL_POLICY)?;
+        Ok(table
+            .get(ctrl::ATTR_FAMILY_NAME)
+            .ok_or(Error::Invalid)?
+            .c_str())
     }
 
     /// Writes the attributes the controller answers about a family named `name` (for tests and
