@@ -52,7 +52,11 @@ for script in "$@"; do
         if [ $rc = 124 ] || [ $rc = 137 ]; then
             why+=("timed out after ${timeout}s")
         elif [ $rc != 0 ]; then
-            why+=("exit $rc: $(tail -1 "$out/$name.log" | cut -c1-160)")
+            # The scenario's own verdict (its last "FAIL:" line) if it gave one, not whatever
+            # debugging output it printed after it.
+            reason=$(grep -a '^FAIL: ' "$out/$name.log" | tail -1)
+            [ -n "$reason" ] || reason=$(tail -1 "$out/$name.log")
+            why+=("exit $rc: $(printf '%s' "$reason" | cut -c1-200)")
         fi
         [ $scan = 0 ] || why+=("kernel: $(head -1 "$out/$name.findings" | cut -c1-160)")
         line="FAIL $name ($elapsed; $(IFS=';'; echo "${why[*]}"))"
