@@ -22,6 +22,8 @@ Afterwards the module must still work: FLUSH, add two known services and destina
 well-formed messages, read them back with GET_SERVICE and GET_DEST dumps and check every value.
 Exits 1 if that check fails. Prints the histogram; --hist-out writes it, overall and per command,
 for --compare, which prints the outcomes seen from the target but never from the reference.
+--prefix N --prefix-hist-out FILE also writes the histogram of the first N messages alone: what a
+reference run with --count N and the same seed answered, compared message for message.
 """
 
 import argparse
@@ -598,6 +600,9 @@ def fuzz(conn, args):
     rng = random.Random(args.seed)
     base = corpus(rng)
     hist, per_cmd = {}, {}
+    # The outcomes of the first --prefix messages alone: a shorter run with the same seed sends
+    # exactly those, so its histogram compares with this one.
+    pre_hist, pre_cmd = {}, {}
     sent = sends = 0
     flush_errors = []
     start = time.monotonic()
@@ -611,10 +616,14 @@ def fuzz(conn, args):
             burst.append(m)
             if m.is_dump() or m.framing is not None:
                 break  # a dump, or a frame that may eat what follows, ends its burst
-        for m, o in zip(burst, conn.exchange(burst)):
-            hist[o] = hist.get(o, 0) + 1
+        for i, (m, o) in enumerate(zip(burst, conn.exchange(burst))):
             key = CMD_NAMES[m.cmd] if m.raw is None and m.cmd < len(CMD_NAMES) else "other"
-            per_cmd[(key, o)] = per_cmd.get((key, o), 0) + 1
+            tables = [(hist, per_cmd)]
+            if sent + i < args.prefix:
+                tables.append((pre_hist, pre_cmd))
+            for h, pc in tables:
+                h[o] = h.get(o, 0) + 1
+                pc[(key, o)] = pc.get((key, o), 0) + 1
         sent += len(burst)
         sends += 1
         if sent >= next_flush:
@@ -624,6 +633,8 @@ def fuzz(conn, args):
                 flush_errors.append(errname(code))
         if args.progress and sends % 500 == 0:
             print(f"  {sent} messages, {time.monotonic() - start:.0f} s", flush=True)
+    if args.prefix_hist_out:
+        write_hist(args.prefix_hist_out, pre_hist, pre_cmd)
     return hist, per_cmd, sent, sends, time.monotonic() - start, flush_errors
 
 
@@ -743,6 +754,8 @@ def main():
     p.add_argument("--valid", type=float, default=0.15, help="share of corpus messages sent unmutated")
     p.add_argument("--flush-every", type=int, default=2000)
     p.add_argument("--hist-out")
+    p.add_argument("--prefix", type=int, default=0, help="also count the first N messages apart")
+    p.add_argument("--prefix-hist-out", help="where the histogram of the first --prefix messages goes")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--compare", nargs=2, metavar=("REFERENCE", "TARGET"))
     args = p.parse_args()

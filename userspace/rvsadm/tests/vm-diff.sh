@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Differential check of rvsadm against stock ipvsadm 1.31, both driving stock ip_vs, inside the VM:
+# Differential check of rvsadm against stock ipvsadm 1.31, both driving stock ip_vs, inside the VM
+# (ctl/four-way runs it, with VMDIFF_CONN_ONLY=1):
 #
 #   tests/qemu/vm.sh -- userspace/rvsadm/tests/vm-diff.sh target/release/rvsadm
 #
@@ -26,8 +27,10 @@ ln -s "$rvsadm" "$work/bin/ipvsadm"
 . "$(dirname "$0")/../../../tests/qemu/ipvsadm-transcript.sh"
 
 # The shared script, then a connection entry to list (ipvsadm -Lc reads /proc/net/ip_vs_conn).
+# VMDIFF_CONN_ONLY=1 leaves the shared script out: ctl/four-way, which runs it through both tools
+# on both kernels, uses this for the rest.
 transcript() {
-    ipvsadm_transcript
+    [ "${VMDIFF_CONN_ONLY:-0}" = 1 ] || ipvsadm_transcript
     # A connection entry: a SYN to a virtual service on this host.
     ipvsadm_step -A -t 10.0.0.1:81 -s rr
     ipvsadm_step -a -t 10.0.0.1:81 -r 127.0.0.1:9 -m

@@ -4,7 +4,8 @@
 # -Z, -C, --set and -L --timeout, every -L -n variant, -S then -C and -R) gives one transcript
 # (stdout, stderr, exit status of each command) whichever of {stock ipvsadm, rvsadm} drives
 # whichever of {ip_vs, rvs with ipvs_compat=1}. Each leg that differs from stock ipvsadm on ip_vs
-# is named and its diff -u printed.
+# is named and its diff -u printed. On ip_vs, userspace/rvsadm/tests/vm-diff.sh then compares the
+# two tools' listings of a connection entry.
 #
 # The sync-daemon commands run on sync0, one end of a veth pair made here (as vm-diff.sh does).
 #
@@ -15,6 +16,7 @@
 # Four runs of ~140 ipvsadm processes: about 5 minutes under TCG, four times that when other VMs
 # share the machine.
 # timeout: 1800
+# cost: 480
 . tests/qemu/lib.sh
 . tests/qemu/ipvsadm-transcript.sh
 unload_all
@@ -41,6 +43,11 @@ legs() {
 
 modprobe ip_vs
 legs ip_vs
+# On ip_vs, the rest of rvsadm's differential check: a connection entry listed by both tools
+# (-L -n -c, --persistent-conn), and rvsadm's own extras (--json, --family).
+VMDIFF_CONN_ONLY=1 bash userspace/rvsadm/tests/vm-diff.sh "$RVS_ROOT/target/release/rvsadm" ||
+    fail "rvsadm and ipvsadm list ip_vs's connection entries differently (diff above)"
+ok "rvsadm: connection listings identical to ipvsadm's on ip_vs"
 unload_all
 
 insmod "$RVS_KO" ipvs_compat=1

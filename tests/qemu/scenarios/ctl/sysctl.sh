@@ -7,6 +7,7 @@
 # Every expectation is taken from ip_vs itself, loaded first in the same VM with the schedulers
 # that add sysctls (lblc, lblcr: rvs has every scheduler built in, so it always has theirs).
 # timeout: 300
+# cost: 50
 . tests/qemu/lib.sh
 unload_all
 cleanup() {

@@ -11,6 +11,7 @@
 #   echoes through NAT).
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 240
+# cost: 65
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

@@ -6,6 +6,7 @@
 # preserve them). One topology per method and family; the protocols reuse it.
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 900
+# cost: 250
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

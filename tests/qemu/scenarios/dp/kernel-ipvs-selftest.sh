@@ -3,6 +3,7 @@
 # and TUN, checked byte for byte (the test's own checks). The test refuses ("skip") without
 # /proc/sys/net/ipv4/vs, which rvs provides, and must not have loaded ip_vs.
 # timeout: 300
+# cost: 120
 . tests/qemu/lib.sh
 unload_all
 trap 'unload_all' EXIT

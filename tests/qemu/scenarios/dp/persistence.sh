@@ -15,6 +15,7 @@
 #   at least the payload; ActiveConn/InActConn after FIN closes.
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 600
+# cost: 190
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

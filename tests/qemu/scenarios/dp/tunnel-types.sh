@@ -7,6 +7,7 @@
 # 6080) and GRE devices (gre0; for checksummed GRE one with icsum).
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 300
+# cost: 110
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

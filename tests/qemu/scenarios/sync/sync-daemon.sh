@@ -20,6 +20,7 @@
 # 4. Clean teardown with threads running: a namespace with a backup is deleted, then rvs is
 #    unloaded with a master and a backup running (the harness checks for kmemleak/lockdep).
 # timeout: 600
+# cost: 300
 . tests/qemu/lib.sh
 unload_all
 work=$(mktemp -d)
