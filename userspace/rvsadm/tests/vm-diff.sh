@@ -39,10 +39,11 @@ transcript() {
         timeout 1 bash -c 'exec 3<>/dev/tcp/10.0.0.1/81' 2>/dev/null
         grep -q ' 0051 ' /proc/net/ip_vs_conn && break
     done
-    # The expiry timer ticks between the two runs and the client port is random: mask both.
+    # The expiry timer ticks between the two runs and the client port is random: mask both. A
+    # retried SYN leaves a second entry, masked the same: each line is kept once.
     local mask='s/ [0-9]{2}:[0-9]{2} / MM:SS /; s/10\.0\.0\.1:[0-9]{4,5} +/CLIENT /'
-    ipvsadm_step -L -n -c | sed -E "$mask"
-    ipvsadm_step -L -n -c --persistent-conn | sed -E "$mask"
+    ipvsadm_step -L -n -c | sed -E "$mask" | awk '!seen[$0]++'
+    ipvsadm_step -L -n -c --persistent-conn | sed -E "$mask" | awk '!seen[$0]++'
     ipvsadm_step -C
 }
 
