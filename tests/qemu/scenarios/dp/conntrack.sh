@@ -16,6 +16,7 @@
 # assertions for both, and compares what each showed; else RVS_DP_TARGET only.
 # timeout: 300
 # cost: 110
+# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

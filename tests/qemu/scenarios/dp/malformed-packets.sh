@@ -20,6 +20,7 @@
 # hand-made case, or in the fuzz totals (the first differing fuzz cases are printed).
 # timeout: 600
 # cost: 100
+# cpus: 2
 . tests/qemu/lib.sh
 
 BADPKT=$RVS_ROOT/tests/qemu/badpkt.py

@@ -33,6 +33,7 @@
 # a master, most of the rest starting processes); hence the timeout.
 # timeout: 600
 # cost: 200
+# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 . tests/qemu/ha-lib.sh

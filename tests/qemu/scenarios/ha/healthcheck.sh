@@ -21,6 +21,7 @@
 # cores, 134-172 s with them fully contended; hence the timeout.
 # timeout: 400
 # cost: 90
+# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 . tests/qemu/ha-lib.sh

@@ -21,6 +21,7 @@
 #    unloaded with a master and a backup running (the harness checks for kmemleak/lockdep).
 # timeout: 600
 # cost: 300
+# cpus: 2
 . tests/qemu/lib.sh
 unload_all
 work=$(mktemp -d)
