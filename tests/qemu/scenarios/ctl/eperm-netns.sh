@@ -4,7 +4,6 @@
 # one leaves the others alone, a new namespace starts empty, and deleting a namespace that still
 # holds services is clean. RVS_TARGET selects the module under test: rvs (default) or ip_vs.
 # timeout: 400
-# cost: 50
 . tests/qemu/lib.sh
 target=${RVS_TARGET:-rvs}
 unload_all

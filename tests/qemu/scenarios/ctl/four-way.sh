@@ -16,7 +16,6 @@
 # Four runs of ~140 ipvsadm processes: about 5 minutes under TCG, four times that when other VMs
 # share the machine.
 # timeout: 1800
-# cost: 480
 . tests/qemu/lib.sh
 . tests/qemu/ipvsadm-transcript.sh
 unload_all

@@ -8,7 +8,6 @@
 # ip_vs, then against rvs (ipvs_compat=1); and once keepalived stops, both tables are empty again
 # and the timeouts are back to what they were.
 # timeout: 420
-# cost: 65
 . tests/qemu/lib.sh
 unload_all
 trap 'stop_keepalived; unload_all' EXIT

@@ -3,7 +3,6 @@
 # messages, and /proc/net/ip_vs shows every entry. rvs and ip_vs, given the same restore file,
 # save the same rules (compared sorted: ip_vs lists services in its hash order).
 # timeout: 900
-# cost: 110
 . tests/qemu/lib.sh
 unload_all
 work=$(mktemp -d)

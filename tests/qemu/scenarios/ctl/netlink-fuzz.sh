@@ -7,7 +7,6 @@
 # under test's histogram of those first messages is what is compared (under TCG each 100,000
 # take about 4 minutes).
 # timeout: 1200
-# cost: 330
 . tests/qemu/lib.sh
 target=${RVS_TARGET:-rvs}
 count=${NLFUZZ_COUNT:-100000}

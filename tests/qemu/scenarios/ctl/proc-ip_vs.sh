@@ -4,7 +4,6 @@
 # its hash order (salted per namespace), so service blocks are compared in sorted order; the lines
 # themselves and the order of real servers inside a block must match exactly.
 # timeout: 300
-# cost: 30
 . tests/qemu/lib.sh
 unload_all
 work=$(mktemp -d)

@@ -6,10 +6,7 @@
 #
 # Every expectation is taken from ip_vs itself, loaded first in the same VM with the schedulers
 # that add sysctls (lblc, lblcr: rvs has every scheduler built in, so it always has theirs).
-# It runs on 2 vCPUs: a namespace's est_cpulist is set to CPU 1, which a 1-CPU guest lacks.
 # timeout: 300
-# cost: 50
-# cpus: 2
 . tests/qemu/lib.sh
 unload_all
 cleanup() {

@@ -5,8 +5,6 @@
 # retransmit a SYN (TcpExtTCPSynRetrans stays 0), over 8 reuses, for DR and for NAT.
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 240
-# cost: 55
-# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

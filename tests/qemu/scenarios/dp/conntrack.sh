@@ -15,8 +15,6 @@
 # Runs ip_vs then rvs in the same boot (when ./rvs.ko exists and RVS_DP_COMPARE=1), the same
 # assertions for both, and compares what each showed; else RVS_DP_TARGET only.
 # timeout: 300
-# cost: 110
-# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

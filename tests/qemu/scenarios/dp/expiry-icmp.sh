@@ -11,8 +11,6 @@
 #   echoes through NAT).
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 240
-# cost: 65
-# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

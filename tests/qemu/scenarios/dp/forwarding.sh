@@ -6,8 +6,6 @@
 # preserve them). One topology per method and family; the protocols reuse it.
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 900
-# cost: 250
-# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

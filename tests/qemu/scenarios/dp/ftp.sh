@@ -11,8 +11,6 @@
 # - IPv6 (EPSV and EPRT, as ftplib uses them there), without checksum offload: both transfers.
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 300
-# cost: 90
-# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

@@ -3,8 +3,6 @@
 # and TUN, checked byte for byte (the test's own checks). The test refuses ("skip") without
 # /proc/sys/net/ipv4/vs, which rvs provides, and must not have loaded ip_vs.
 # timeout: 300
-# cost: 120
-# cpus: 2
 . tests/qemu/lib.sh
 unload_all
 trap 'unload_all' EXIT

@@ -19,8 +19,6 @@
 # the client; the two balancers' outcomes are printed side by side. Fails on any difference in a
 # hand-made case, or in the fuzz totals (the first differing fuzz cases are printed).
 # timeout: 600
-# cost: 100
-# cpus: 2
 . tests/qemu/lib.sh
 
 BADPKT=$RVS_ROOT/tests/qemu/badpkt.py

@@ -15,8 +15,6 @@
 #   at least the payload; ActiveConn/InActConn after FIN closes.
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 600
-# cost: 190
-# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

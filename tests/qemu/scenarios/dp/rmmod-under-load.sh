@@ -16,10 +16,7 @@
 # 2. Topology ra again filled, plus topology rb (its own services and connections); `ip netns del
 #    rb-dir` while rb's traffic flows; ra's table is intact; then rmmod rvs under ra's traffic;
 #    insmod, one connection works.
-# It runs on 2 vCPUs, so that the packet path and the module's exit really run at once.
 # timeout: 900
-# cost: 330
-# cpus: 2
 . tests/qemu/lib.sh
 
 TRAFFIC=$RVS_ROOT/tests/qemu/traffic.py

@@ -11,8 +11,6 @@
 # same boot, and compares the two runs' sequences. With RVS_DP_COMPARE=0 it runs only
 # RVS_DP_TARGET (see tests/qemu/dp-lib.sh) and checks it against the table.
 # timeout: 900
-# cost: 80
-# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

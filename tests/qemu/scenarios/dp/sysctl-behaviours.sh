@@ -29,8 +29,6 @@
 #   forwarded to the real server, translated (quoting RIP:8080 -> client:P); with 0 it is not.
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 240
-# cost: 155
-# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

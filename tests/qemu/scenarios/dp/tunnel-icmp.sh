@@ -9,8 +9,6 @@
 # The director's cached routes are flushed between cases, so each starts from MTU 1500.
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 200
-# cost: 60
-# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

@@ -7,8 +7,6 @@
 # 6080) and GRE devices (gre0; for checksummed GRE one with icsum).
 # Balancer: RVS_DP_TARGET (rvs|ip_vs; see tests/qemu/dp-lib.sh).
 # timeout: 300
-# cost: 110
-# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT

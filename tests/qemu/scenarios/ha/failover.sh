@@ -32,8 +32,6 @@
 # 307 s with the cores fully contended (each case ~25 s of topology, ~20 s until keepalived has
 # a master, most of the rest starting processes); hence the timeout.
 # timeout: 600
-# cost: 200
-# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 . tests/qemu/ha-lib.sh

@@ -20,8 +20,6 @@
 # Runtime under TCG: 57-75 s (ip_vs and rvs alike) with at most one other VM on the machine's two
 # cores, 134-172 s with them fully contended; hence the timeout.
 # timeout: 400
-# cost: 90
-# cpus: 2
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 . tests/qemu/ha-lib.sh

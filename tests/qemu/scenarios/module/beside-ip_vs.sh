@@ -1,7 +1,6 @@
 # With ipvs_compat=0 rvs registers as RVS and sits beside ip_vs in one kernel (how the
 # benchmarks compare them): each answers on its own family, and each unloads independently.
 # timeout: 180
-# cost: 30
 . tests/qemu/lib.sh
 unload_all
 trap unload_all EXIT

@@ -1,7 +1,6 @@
 # IPVS_CMD_GET_INFO through generic netlink, from a small independent client: rvs answers with
 # IPVS's version and its connection-table size, in every namespace, and only to CAP_NET_ADMIN.
 # timeout: 180
-# cost: 25
 . tests/qemu/lib.sh
 unload_all
 insmod "$RVS_KO"

@@ -1,7 +1,6 @@
 # rvs.ko loads and unloads cleanly 40 times in a row, registering and unregistering its
 # per-namespace state and its generic-netlink family each time, with namespaces present.
 # timeout: 600
-# cost: 150
 . tests/qemu/lib.sh
 unload_all
 

@@ -1,7 +1,6 @@
 # With ipvs_compat=1 (the default) rvs takes ip_vs's place, so it refuses to load beside ip_vs
 # with a clear message, and ip_vs cannot load beside it either.
 # timeout: 180
-# cost: 45
 . tests/qemu/lib.sh
 unload_all
 trap unload_all EXIT

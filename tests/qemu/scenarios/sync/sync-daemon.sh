@@ -20,8 +20,6 @@
 # 4. Clean teardown with threads running: a namespace with a backup is deleted, then rvs is
 #    unloaded with a master and a backup running (the harness checks for kmemleak/lockdep).
 # timeout: 600
-# cost: 300
-# cpus: 2
 . tests/qemu/lib.sh
 unload_all
 work=$(mktemp -d)
