@@ -346,27 +346,14 @@ impl<T: Transport> Ipvs<T> {
         let mut buf = [0u8; REQUEST_BUF];
         let seq = self.next_seq();
         let len = encode_dump_families(&mut buf, seq, 0)?;
-        self.socket.send(&buf[..len])?;
         let mut id = None;
-        loop {
-            let data = self.socket.recv()?;
-            for message in Messages::new(&data) {
-                let message = message?;
-                if message.header.seq != seq {
-                    continue;
-                }
-                match message.classify()? {
-                    Received::Genl { attrs, .. } => {
-                        if Family::decode_name(attrs)? == name.as_bytes() {
-                            id = Some(Family::decode(attrs)?.id);
-                        }
-                    }
-                    Received::Done { .. } => return Ok(id),
-                    Received::Error { errno, .. } => return Err(Errno(errno)),
-                    Received::Ack { .. } | Received::Noop { .. } | Received::Overrun { .. } => {}
-                }
+        self.ask_controller(&buf[..len], seq, |attrs| {
+            if Family::decode_name(attrs)? == name.as_bytes() {
+                id = Some(Family::decode(attrs)?.id);
             }
-        }
+            Ok(())
+        })?;
+        Ok(id)
     }
 
     /// `genl_ctrl_resolve`: the id of family `name`, `None` if it is not registered.
@@ -374,8 +361,21 @@ impl<T: Transport> Ipvs<T> {
         let mut buf = [0u8; REQUEST_BUF];
         let seq = self.next_seq();
         let len = encode_get_family(&mut buf, name.as_bytes(), seq, 0)?;
-        self.socket.send(&buf[..len])?;
         let mut id = None;
+        self.ask_controller(&buf[..len], seq, |attrs| {
+            id = Some(Family::decode(attrs)?.id);
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// Sends a controller request and hands the attributes of each reply to `each`, until its
+    /// ack (or a dump's `NLMSG_DONE`). `ENOENT` (no such family) ends it with no more replies.
+    fn ask_controller<F>(&mut self, request: &[u8], seq: u32, mut each: F) -> Result<(), Errno>
+    where
+        F: FnMut(&[u8]) -> Result<(), Errno>,
+    {
+        self.socket.send(request)?;
         loop {
             let data = self.socket.recv()?;
             for message in Messages::new(&data) {
@@ -384,9 +384,9 @@ impl<T: Transport> Ipvs<T> {
                     continue;
                 }
                 match message.classify()? {
-                    Received::Genl { attrs, .. } => id = Some(Family::decode(attrs)?.id),
-                    Received::Ack { .. } | Received::Done { .. } => return Ok(id),
-                    Received::Error { errno: 2, .. } => return Ok(None),
+                    Received::Genl { attrs, .. } => each(attrs)?,
+                    Received::Ack { .. } | Received::Done { .. } => return Ok(()),
+                    Received::Error { errno: 2, .. } => return Ok(()),
                     Received::Error { errno, .. } => return Err(Errno(errno)),
                     Received::Noop { .. } | Received::Overrun { .. } => {}
                 }
