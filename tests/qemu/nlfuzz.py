@@ -596,6 +596,12 @@ def cleanup(conn):
     return code
 
 
+def tally(hist, per_cmd, key, outcome):
+    """Counts one message's outcome, overall and for its command."""
+    hist[outcome] = hist.get(outcome, 0) + 1
+    per_cmd[(key, outcome)] = per_cmd.get((key, outcome), 0) + 1
+
+
 def fuzz(conn, args):
     rng = random.Random(args.seed)
     base = corpus(rng)
@@ -618,12 +624,9 @@ def fuzz(conn, args):
                 break  # a dump, or a frame that may eat what follows, ends its burst
         for i, (m, o) in enumerate(zip(burst, conn.exchange(burst))):
             key = CMD_NAMES[m.cmd] if m.raw is None and m.cmd < len(CMD_NAMES) else "other"
-            tables = [(hist, per_cmd)]
+            tally(hist, per_cmd, key, o)
             if sent + i < args.prefix:
-                tables.append((pre_hist, pre_cmd))
-            for h, pc in tables:
-                h[o] = h.get(o, 0) + 1
-                pc[(key, o)] = pc.get((key, o), 0) + 1
+                tally(pre_hist, pre_cmd, key, o)
         sent += len(burst)
         sends += 1
         if sent >= next_flush:

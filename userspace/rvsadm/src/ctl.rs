@@ -304,25 +304,18 @@ impl<T: Transport> Ipvs<T> {
             seq: 0,
             info: Info::default(),
         };
-        let found = match choice {
+        let (name, id) = match choice {
             // The registered families first: asking for `RVS` by name when it is missing makes
             // the kernel try to load a module for it (a modprobe per command). `IPVS` is then
             // asked for by name, as ipvsadm does, which loads ip_vs if it can.
             FamilyChoice::Auto => match ipvs.registered(abi::RVS_GENL_NAME)? {
-                Some(id) => Some((id, abi::RVS_GENL_NAME)),
-                None => ipvs
-                    .resolve(abi::IPVS_GENL_NAME)?
-                    .map(|id| (id, abi::IPVS_GENL_NAME)),
+                Some(id) => (abi::RVS_GENL_NAME, Some(id)),
+                None => (abi::IPVS_GENL_NAME, ipvs.resolve(abi::IPVS_GENL_NAME)?),
             },
-            FamilyChoice::Ipvs => ipvs
-                .resolve(abi::IPVS_GENL_NAME)?
-                .map(|id| (id, abi::IPVS_GENL_NAME)),
-            FamilyChoice::Rvs => ipvs
-                .resolve(abi::RVS_GENL_NAME)?
-                .map(|id| (id, abi::RVS_GENL_NAME)),
+            FamilyChoice::Ipvs => (abi::IPVS_GENL_NAME, ipvs.resolve(abi::IPVS_GENL_NAME)?),
+            FamilyChoice::Rvs => (abi::RVS_GENL_NAME, ipvs.resolve(abi::RVS_GENL_NAME)?),
         };
-        let (id, name) = found.ok_or(Errno(92))?;
-        ipvs.family = id;
+        ipvs.family = id.ok_or(Errno(92))?;
         ipvs.name = name;
         let replies = ipvs.transact(cmd::GET_INFO, 0, |_| Ok(()))?;
         let attrs = replies.first().ok_or(Errno(22))?;

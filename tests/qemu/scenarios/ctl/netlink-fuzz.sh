@@ -30,10 +30,9 @@ modprobe ip_vs
 for m in rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos pe_sip; do modprobe "ip_vs_$m"; done
 echo >/proc/sys/kernel/modprobe
 
-fuzz() {  # fuzz NAME FAMILY COUNT
+fuzz() {  # fuzz NAME FAMILY COUNT [--prefix ...]: the run's histogram goes to NAME.hist
     echo "== $1: $3 messages, seed $seed"
-    python3 tests/qemu/nlfuzz.py --family "$2" --seed "$seed" --count "$3" --hist-out "$work/$1.hist" \
-        --prefix "$ref_count" --prefix-hist-out "$work/$1.prefix.hist" ||
+    python3 tests/qemu/nlfuzz.py --family "$2" --seed "$seed" --count "$3" --hist-out "$work/$1.hist" "${@:4}" ||
         fail "$1 does not work after the fuzz run (final check above)"
     ok "$1 survived $3 messages and still adds, lists and flushes services"
 }
@@ -45,13 +44,13 @@ module_loaded ip_vs && fail "ip_vs did not unload after the fuzz run"
 if [ "$target" = ip_vs ]; then
     modprobe ip_vs
     for m in rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos pe_sip; do modprobe "ip_vs_$m"; done
-    fuzz ip_vs-again IPVS "$count"
+    fuzz ip_vs-again IPVS "$count" --prefix "$ref_count" --prefix-hist-out "$work/ip_vs-again.prefix.hist"
     echo "== ip_vs (reference) against ip_vs again, first $ref_count messages"
     python3 tests/qemu/nlfuzz.py --compare "$work/ip_vs.hist" "$work/ip_vs-again.prefix.hist"
     cmp -s "$work/ip_vs.hist" "$work/ip_vs-again.prefix.hist" && ok "same seed, same module: identical histograms"
 else
     insmod "$RVS_KO" ipvs_compat=1
-    fuzz rvs IPVS "$count"
+    fuzz rvs IPVS "$count" --prefix "$ref_count" --prefix-hist-out "$work/rvs.prefix.hist"
     rmmod rvs
     module_loaded rvs && fail "rvs did not unload after the fuzz run"
     ok "rvs unloaded after the fuzz run"
