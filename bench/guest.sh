@@ -301,27 +301,54 @@ w_pools() {
     dp_teardown
 }
 
-# Where the time goes: a system-wide perf profile (cpu-clock, the only event under TCG) of the
-# DR UDP flood of workload 3, for ip_vs and for rvs; top symbols to OUT/profile-TARGET.txt.
+# Where the time goes: system-wide perf profiles (cpu-clock, the only event under TCG) of two
+# loads, for ip_vs and for rvs — the DR UDP flood of workload 3 (pps-dr) and the NAT
+# new-connection load of workload 1 (crr-nat); top symbols to OUT/profile-CASE-TARGET.txt. The
+# load starts first and runs past the sampling window (perf's first start reads kallsyms, which
+# takes seconds under TCG), then is stopped.
 w_profile() {
-    local t
+    local t c
     command -v perf >/dev/null || { log "profile: no perf"; return 0; }
-    log "profile: topology"
-    topo dr
-    start_server rs1 udp-sink --port 9000
-    for t in ip_vs rvs; do
-        svc_up "$t" dr udp 9000 9000
-        in_ns client "$LG" udp-flood --to "$DP_VIP" --port 9000 --flows 16 --duration 7 >/dev/null &
-        local flood=$!
-        sleep 1
-        perf record -q -a -e cpu-clock -F 1999 -o "$DP_WORK/perf.$t" -- sleep 5 >/dev/null 2>&1 || true
-        wait "$flood" || true
-        svc_down "$t"
-        perf report -q -i "$DP_WORK/perf.$t" --stdio --sort sym --percent-limit 0.7 2>/dev/null |
-            sed 's/[[:space:]]*$//' | head -45 >"$OUT/profile-$t.txt" || true
-        log "profile $t: $(wc -l <"$OUT/profile-$t.txt") symbols above 0.7 % (OUT/profile-$t.txt)"
+    perf record -q -a -e cpu-clock -o "$DP_WORK/perf.warm" -- true >/dev/null 2>&1 || true
+    for c in pps-dr crr-nat; do
+        log "profile $c: topology"
+        topo "${c#*-}"
+        case "$c" in
+            pps-*) start_server rs1 udp-sink --port 9000 ;;
+            crr-*) start_server rs1 tcp-serve --port 80 --threads 1 ;;
+        esac
+        for t in ip_vs rvs; do
+            local load
+            case "$c" in
+                pps-*)
+                    svc_up "$t" "${c#*-}" udp 9000 9000
+                    in_ns client "$LG" udp-flood --to "$DP_VIP" --port 9000 --flows 16 \
+                        --duration 60 >/dev/null &
+                    ;;
+                crr-*)
+                    svc_up "$t" "${c#*-}" tcp 80 80
+                    in_ns client "$LG" tcp-crr --to "$DP_VIP" --port 80 \
+                        --bind "$(IFS=,; echo "${DP_CIPS[*]}")" --concurrency "$BENCH_CRR_CONC" \
+                        --duration 60 >/dev/null &
+                    ;;
+            esac
+            load=$!
+            sleep 2
+            perf record -q -a -e cpu-clock -F 1999 -o "$DP_WORK/perf.$c.$t" -- sleep 5 >/dev/null 2>&1 || true
+            # The load runs in a subshell (in_ns): stop the load generator itself.
+            pkill -f "rvs-loadgen (udp-flood|tcp-crr) --to $DP_VIP" || true
+            wait "$load" || true
+            svc_down "$t"
+            perf report -q -i "$DP_WORK/perf.$c.$t" --stdio --sort sym --percent-limit 0.7 2>/dev/null |
+                sed 's/[[:space:]]*$//' | head -45 >"$OUT/profile-$c-$t.txt" || true
+            # The balancer's own share: samples in its module(s) (rvs; ip_vs and ip_vs_rr).
+            perf report -q -i "$DP_WORK/perf.$c.$t" --stdio --sort dso 2>/dev/null |
+                awk '$2 ~ /^\[(rvs|ip_vs[a-z_]*)\]$/ { gsub("%", "", $1); s += $1 } END { printf "%.2f\n", s }' \
+                    >"$OUT/profile-$c-$t.module" || true
+            log "profile $c $t: $(wc -l <"$OUT/profile-$c-$t.txt") symbols above 0.7 %, $(cat "$OUT/profile-$c-$t.module") % in the module (OUT/profile-$c-$t.*)"
+        done
+        dp_teardown
     done
-    dp_teardown
 }
 
 trap dp_exit EXIT

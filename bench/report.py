@@ -325,13 +325,18 @@ def markdown(rows, by, env, machine, out, crit):
             L.append("Vmalloc'd memory (rvs's rhashtable bucket array once large) is not in slabinfo; it is in the")
             L.append("bytes-per-entry figure above (VmallocUsed).")
             L.append("")
-    profs = [(t, os.path.join(out, "vm", f"profile-{t}.txt")) for t in ("ip_vs", "rvs")]
-    if any(os.path.exists(p) and os.path.getsize(p) for _, p in profs):
-        L.append("### Profile: DR UDP flood (workload 3), perf cpu-clock, whole VM, top symbols")
+    for case, title in (("pps-dr", "DR UDP flood (workload 3)"),
+                        ("crr-nat", "NAT new connections (workload 1)")):
+        profs = [(t, os.path.join(out, "vm", f"profile-{case}-{t}.txt")) for t in ("ip_vs", "rvs")]
+        if not any(os.path.exists(p) and os.path.getsize(p) for _, p in profs):
+            continue
+        L.append(f"### Profile: {title}, perf cpu-clock, whole VM, top symbols")
         L.append("")
         for t, p in profs:
             if os.path.exists(p):
-                L.append(f"{t}:")
+                mod = p[: -len(".txt")] + ".module"
+                share = open(mod).read().strip() if os.path.exists(mod) else ""
+                L.append(f"{t}" + (f" ({share} % of all samples in its own module):" if share else ":"))
                 L.append("")
                 L.append("```")
                 L.extend(line for line in open(p).read().splitlines()[:25] if line.strip())
