@@ -228,7 +228,7 @@ w_scale() {
         local none_kpps
         none_kpps=$(awk -v n=$((rx1 - rx0)) -v s="$(json_field "$r" seconds)" 'BEGIN { printf "%.3f", n / s / 1000 }')
         for n in $BENCH_SCALE_SIZES; do
-            # The largest sizes take minutes to fill under TCG: only in the first iteration.
+            # Sizes listed in BENCH_SCALE_ONCE (none by default) run in the first iteration only.
             if [ "$ITER" != 1 ] && [[ " $BENCH_SCALE_ONCE " == *" $n "* ]]; then continue; fi
             emit scale "$n" none "$ITER" kpps "$none_kpps"
             for t in $(targets_of ip_vs rvs); do

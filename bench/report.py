@@ -253,10 +253,13 @@ def markdown(rows, by, env, machine, out, crit):
             pass
         L.append(f"| {title} | {unit} | {what} |")
     L.append("")
-    L.append("Scaled for TCG (a full run should take about 45 minutes): durations of 5-6 s per run; the")
-    L.append(f"table-scale and memory workloads run {env.get('BENCH_SCALE_ITER', '?')} iterations, and their largest")
-    L.append(f"size(s) ({env.get('BENCH_SCALE_ONCE', '–')} entries) only in the first (filling a million entries takes")
-    L.append("minutes under emulation), so those figures are single measurements; the table is filled by two")
+    once = env.get("BENCH_SCALE_ONCE", "").strip()
+    L.append("Scaled for TCG (a full run takes about 65 minutes): durations of 5-6 s per run; the")
+    L.append(f"table-scale and memory workloads run {env.get('BENCH_SCALE_ITER', '?')} iterations"
+             + (f", and their largest size(s) ({once} entries) only in the first, so those figures"
+                " are single measurements" if once else
+                " at every size (filling a million entries takes minutes under emulation)")
+             + "; the table is filled by two")
     L.append("raw-socket sender threads, and replayed by one. Large pools use one real server's ports as")
     L.append("the destinations (10,000 listening sockets), not 10,000 hosts.")
     L.append("")
@@ -366,7 +369,7 @@ def markdown(rows, by, env, machine, out, crit):
     L.append("## How to reproduce")
     L.append("")
     L.append("```sh")
-    L.append("make bench                 # BENCH_ITER=5; about 40-45 min under TCG on 2 cores, plus the")
+    L.append("make bench                 # BENCH_ITER=5; about 65 min under TCG on 2 cores, plus the")
     L.append("                           # bench kernel's first build (~20 min, cached in /var/lib/rvs)")
     L.append("BENCH_ITER=1 make bench    # smoke")
     L.append("BENCH_WORKLOADS='crr pps' BENCH_DOCS=0 make bench   # some workloads, docs/ untouched")
