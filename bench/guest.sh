@@ -301,20 +301,21 @@ w_pools() {
     dp_teardown
 }
 
-# Where the time goes: system-wide perf profiles (cpu-clock, the only event under TCG) of two
-# loads, for ip_vs and for rvs — the DR UDP flood of workload 3 (pps-dr) and the NAT
-# new-connection load of workload 1 (crr-nat); top symbols to OUT/profile-CASE-TARGET.txt. The
-# load starts first and runs past the sampling window (perf's first start reads kallsyms, which
-# takes seconds under TCG), then is stopped.
+# Where the time goes: system-wide perf profiles (cpu-clock, the only event under TCG) of three
+# loads, for ip_vs and for rvs — the DR UDP flood of workload 3 (pps-dr), the NAT new-connection
+# load of workload 1 (crr-nat), and workload 4's replay over a table of BENCH_PROFILE_ENTRIES
+# entries (scale-nat); top symbols to OUT/profile-CASE-TARGET.txt. The load starts first and
+# runs past the sampling window (perf's first start reads kallsyms, which takes seconds under
+# TCG), then is stopped.
 w_profile() {
     local t c
     command -v perf >/dev/null || { log "profile: no perf"; return 0; }
     perf record -q -a -e cpu-clock -o "$DP_WORK/perf.warm" -- true >/dev/null 2>&1 || true
-    for c in pps-dr crr-nat; do
+    for c in pps-dr crr-nat scale-nat; do
         log "profile $c: topology"
         topo "${c#*-}"
         case "$c" in
-            pps-*) start_server rs1 udp-sink --port 9000 ;;
+            pps-* | scale-*) start_server rs1 udp-sink --port 9000 ;;
             crr-*) start_server rs1 tcp-serve --port 80 --threads 1 ;;
         esac
         for t in ip_vs rvs; do
@@ -331,12 +332,22 @@ w_profile() {
                         --bind "$(IFS=,; echo "${DP_CIPS[*]}")" --concurrency "$BENCH_CRR_CONC" \
                         --duration 60 >/dev/null &
                     ;;
+                scale-*)
+                    reload "$t"
+                    adm "$t" --set 900 120 3600
+                    svc_up "$t" nat udp 9000 9000
+                    in_ns client "$LG" udp-raw --to "$DP_VIP" --port 9000 --src 10.64.0.0 \
+                        --count "$BENCH_PROFILE_ENTRIES" --fill --threads 2 >/dev/null
+                    sleep 2
+                    in_ns client "$LG" udp-raw --to "$DP_VIP" --port 9000 --src 10.64.0.0 \
+                        --count "$BENCH_PROFILE_ENTRIES" --replay --sample 65536 --duration 60 >/dev/null &
+                    ;;
             esac
             load=$!
             sleep 2
             perf record -q -a -e cpu-clock -F 1999 -o "$DP_WORK/perf.$c.$t" -- sleep 5 >/dev/null 2>&1 || true
             # The load runs in a subshell (in_ns): stop the load generator itself.
-            pkill -f "rvs-loadgen (udp-flood|tcp-crr) --to $DP_VIP" || true
+            pkill -f "rvs-loadgen (udp-flood|tcp-crr|udp-raw) --to $DP_VIP" || true
             wait "$load" || true
             svc_down "$t"
             perf report -q -i "$DP_WORK/perf.$c.$t" --stdio --sort sym --percent-limit 0.7 2>/dev/null |
@@ -345,10 +356,16 @@ w_profile() {
             perf report -q -i "$DP_WORK/perf.$c.$t" --stdio --sort dso 2>/dev/null |
                 awk '$2 ~ /^\[(rvs|ip_vs[a-z_]*)\]$/ { gsub("%", "", $1); s += $1 } END { printf "%.2f\n", s }' \
                     >"$OUT/profile-$c-$t.module" || true
+            # Where the module's own share goes: its top symbols (percent of all samples).
+            local dsos=rvs
+            [ "$t" = rvs ] || dsos=ip_vs,ip_vs_rr
+            perf report -q -i "$DP_WORK/perf.$c.$t" --stdio --dsos "$dsos" --sort sym 2>/dev/null |
+                sed 's/[[:space:]]*$//' | head -12 >"$OUT/profile-$c-$t.module-syms" || true
             log "profile $c $t: $(wc -l <"$OUT/profile-$c-$t.txt") symbols above 0.7 %, $(cat "$OUT/profile-$c-$t.module") % in the module (OUT/profile-$c-$t.*)"
         done
         dp_teardown
     done
+    load_both
 }
 
 trap dp_exit EXIT

@@ -329,7 +329,9 @@ def markdown(rows, by, env, machine, out, crit):
             L.append("bytes-per-entry figure above (VmallocUsed).")
             L.append("")
     for case, title in (("pps-dr", "DR UDP flood (workload 3)"),
-                        ("crr-nat", "NAT new connections (workload 1)")):
+                        ("crr-nat", "NAT new connections (workload 1)"),
+                        ("scale-nat", f"NAT replay over {env.get('BENCH_PROFILE_ENTRIES', '?')} "
+                                      "entries (workload 4)")):
         profs = [(t, os.path.join(out, "vm", f"profile-{case}-{t}.txt")) for t in ("ip_vs", "rvs")]
         if not any(os.path.exists(p) and os.path.getsize(p) for _, p in profs):
             continue
@@ -345,6 +347,14 @@ def markdown(rows, by, env, machine, out, crit):
                 L.extend(line for line in open(p).read().splitlines()[:25] if line.strip())
                 L.append("```")
                 L.append("")
+                syms = p[: -len(".txt")] + ".module-syms"
+                if os.path.exists(syms) and os.path.getsize(syms):
+                    L.append(f"{t}, its own module's top symbols (% of all samples):")
+                    L.append("")
+                    L.append("```")
+                    L.extend(line for line in open(syms).read().splitlines()[:12] if line.strip())
+                    L.append("```")
+                    L.append("")
     if crit:
         L.append("### 7. Host micro-benchmarks (rvs-core, criterion, median ns per operation)")
         L.append("")
