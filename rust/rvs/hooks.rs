@@ -337,8 +337,7 @@ fn one_packet(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt, c: Conn) -> Ver
 fn in_stats(ns: &Netns, c: &Conn, len: u32) {
     if let Some(d) = &c.dest {
         if d.available.load(Relaxed) {
-            d.stats.inbound(len);
-            d.svc_stats.inbound(len);
+            d.count_in(len);
             ns.stats().inbound(len);
         }
     }
@@ -348,8 +347,7 @@ fn in_stats(ns: &Netns, c: &Conn, len: u32) {
 fn out_stats(ns: &Netns, c: &Conn, len: u32) {
     if let Some(d) = &c.dest {
         if d.available.load(Relaxed) {
-            d.stats.outbound(len);
-            d.svc_stats.outbound(len);
+            d.count_out(len);
             ns.stats().outbound(len);
         }
     }

@@ -121,6 +121,10 @@ impl NetState for Netns {
             _periodic: PeriodicJobs {
                 _housekeeping: Periodic::start(net, EST_INTERVAL_SECS * crate::kapi::HZ)?,
                 _defense_work: PeriodicWork::start(net, crate::kapi::HZ)?,
+                _trash_work: PeriodicWork::start(
+                    net,
+                    crate::svc::TRASH_PERIOD_SECS / 2 * crate::kapi::HZ,
+                )?,
             },
         }? Error)
     }
@@ -138,6 +142,8 @@ struct PeriodicJobs {
     _housekeeping: Periodic<Housekeeping>,
     /// The defence modes' 1-second work.
     _defense_work: PeriodicWork<DefenseWork>,
+    /// The destination trash's expiry, every minute (ip_vs's `dest_trash_timer`).
+    _trash_work: PeriodicWork<TrashWork>,
 }
 
 /// The namespace's `/proc/net` files.
@@ -403,6 +409,17 @@ impl Job for DefenseWork {
         if ns.defense.update(&ns.vars) {
             ns.defense.drop_entries(&ns.conns);
         }
+    }
+}
+
+/// The destination trash's expiry (`ip_vs_dest_trash_expire`), in process context: it takes
+/// the namespace's control lock.
+struct TrashWork;
+
+impl Job for TrashWork {
+    fn run(net: &Net) {
+        let Some(ns) = Netns::of(net) else { return };
+        ns.lock().expire_trash();
     }
 }
 

@@ -15,6 +15,10 @@
 //! counters are atomics in the shared [`Dest`], as in ip_vs, so that editing a destination keeps
 //! its identity and counters and needs no republication.
 //!
+//! A deleted destination goes to the namespace's trash (ip_vs's `dest_trash`) while connections
+//! still use it, and for two minutes after they are gone; added again to a service with the same
+//! identity, it comes back with its connections, which carry on (`ip_vs_trash_get_dest`).
+//!
 //! Errors are ip_vs's, in ip_vs's order (`ip_vs_genl_set_cmd`, `ip_vs_add_service`,
 //! `ip_vs_edit_service`, `ip_vs_add_dest`, `ip_vs_edit_dest`, `ip_vs_del_dest`).
 
@@ -35,11 +39,12 @@ use kernel::{
 
 use crate::{
     kapi::{
+        jiffies64,
         lock::{new_spinlock_bh, SpinLockBh},
         netfilter::Hooks,
         nfct::NetnsConntrack,
         pernet::Net,
-        rcu::{Guard, RcuBox},
+        rcu::{self, Guard, RcuBox},
         route::RouteCache,
     },
     rvs_core::{
@@ -195,6 +200,15 @@ impl Service {
     }
 }
 
+/// What a destination shares with the service it belongs to (ip_vs's `dest->svc`): re-pointed
+/// when it comes back from the trash into a service created anew.
+pub(crate) struct SvcLink {
+    /// The service's traffic counters.
+    pub(crate) stats: Arc<Stats>,
+    /// The service's record of which destinations changed since the last pick.
+    pub(crate) dirty: Arc<DirtySet>,
+}
+
 /// A real server. Identity fixed; settings and counters atomic.
 pub(crate) struct Dest {
     /// Address family (may differ from the service's for tunnelled IPv4-in-IPv6 and back).
@@ -232,15 +246,13 @@ pub(crate) struct Dest {
     pub(crate) available: AtomicBool,
     /// Its traffic counters.
     pub(crate) stats: Stats,
-    /// Its service's counters.
-    pub(crate) svc_stats: Arc<Stats>,
+    /// Its service's counters and dirty set.
+    link: RcuBox<SvcLink>,
     /// The route to it (`dest_dst`), forgotten when it is edited.
     pub(crate) route: RouteCache,
-    /// Its index in the scheduler's list (`u32::MAX` before it has one), marked in `dirty` when
-    /// its counters or settings change.
+    /// Its index in the scheduler's list (`u32::MAX` when it has none), marked in its service's
+    /// dirty set when its counters or settings change.
     pub(crate) sched_slot: AtomicU32,
-    /// Its service's record of which destinations changed since the last pick.
-    pub(crate) dirty: Arc<DirtySet>,
 }
 
 impl Dest {
@@ -249,8 +261,29 @@ impl Dest {
     pub(crate) fn touch(&self) {
         let slot = self.sched_slot.load(Relaxed);
         if slot != u32::MAX {
-            self.dirty.mark(slot as usize);
+            let guard = rcu::read_lock();
+            self.link.read(&guard).dirty.mark(slot as usize);
         }
+    }
+
+    /// Counts a packet from the client into the destination's and its service's counters.
+    pub(crate) fn count_in(&self, len: u32) {
+        self.stats.inbound(len);
+        let guard = rcu::read_lock();
+        self.link.read(&guard).stats.inbound(len);
+    }
+
+    /// Counts a packet from the real server.
+    pub(crate) fn count_out(&self, len: u32) {
+        self.stats.outbound(len);
+        let guard = rcu::read_lock();
+        self.link.read(&guard).stats.outbound(len);
+    }
+
+    /// Whether connections still use it (bound to it: connections count in `totalconns`,
+    /// templates in `persistconns`; ip_vs's `refcnt > 1`).
+    fn in_use(&self) -> bool {
+        self.totalconns.load(Relaxed) != 0 || self.persistconns.load(Relaxed) != 0
     }
 
     /// `__ip_vs_dest_update_overload`: reconsiders the overload flag after `event`.
@@ -361,6 +394,10 @@ fn copy_without<T>(items: &[Arc<T>], index: usize) -> Result<KVec<Arc<T>>> {
 /// One service as the control plane holds it.
 struct Entry {
     svc: Arc<Service>,
+    /// Which creation of a service with this identity it is (numbered per namespace): a
+    /// destination revived from the trash into another one starts its counters from zero, as
+    /// ip_vs's `__ip_vs_update_dest` zeroes them when `dest->svc` changes.
+    incarnation: u64,
     conf: SvcConf,
     /// Newest first.
     dests: KVec<Arc<Dest>>,
@@ -387,6 +424,21 @@ impl Entry {
     }
 }
 
+/// A deleted destination in the trash (ip_vs's `dest_trash`).
+struct Trashed {
+    /// The identity and incarnation of the service it was deleted from.
+    svc: SvcKey,
+    incarnation: u64,
+    dest: Arc<Dest>,
+    /// When the trash's expiry first found it unused (jiffies; 0: not yet), ip_vs's
+    /// `idle_start`.
+    idle_start: u64,
+}
+
+/// How long an unused destination stays in the trash after the expiry first finds it unused
+/// (`IP_VS_DEST_TRASH_PERIOD`); the expiry runs every half of it.
+pub(crate) const TRASH_PERIOD_SECS: u32 = 120;
+
 /// Connection timeouts of `--set`, in seconds (ip_vs keeps them in its protocol tables).
 #[derive(Clone, Copy)]
 pub(crate) struct Timeouts {
@@ -404,6 +456,11 @@ pub(crate) struct Ctl {
     /// that family (ip_vs's `hooks_afmask`).
     hooks4: Option<Hooks>,
     hooks6: Option<Hooks>,
+    /// Deleted destinations that may come back; `None` is a free slot (a slot is freed without
+    /// moving the others, so freeing never allocates).
+    trash: KVec<Option<Trashed>>,
+    /// Services created so far (numbers their incarnations).
+    created: u64,
 }
 
 impl Ctl {
@@ -418,6 +475,56 @@ impl Ctl {
             },
             hooks4: None,
             hooks6: None,
+            trash: KVec::new(),
+            created: 0,
+        }
+    }
+
+    /// Makes room in the trash for `n` more destinations, so that putting them there cannot
+    /// fail.
+    fn trash_room(&mut self, n: usize) -> Result {
+        let free = self.trash.iter().filter(|t| t.is_none()).count();
+        if free < n {
+            self.trash.reserve(n - free, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    /// Puts `dest`, just deleted from service `e`, in the trash (`__ip_vs_del_dest`), in room
+    /// made by [`Ctl::trash_room`]. It stops marking the service's scheduler, which no longer
+    /// lists it; `available` is already false.
+    fn trash_put(trash: &mut KVec<Option<Trashed>>, e: &Entry, dest: Arc<Dest>) {
+        dest.sched_slot.store(u32::MAX, Relaxed);
+        let t = Trashed {
+            svc: e.svc.key,
+            incarnation: e.incarnation,
+            dest,
+            idle_start: 0,
+        };
+        match trash.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(t),
+            // Within the room reserved: no allocation, cannot fail.
+            None => {
+                let _ = trash.push(Some(t), GFP_KERNEL);
+            }
+        }
+    }
+
+    /// `ip_vs_dest_trash_expire`, every half trash period: frees the destinations that have
+    /// been unused for a whole period since the expiry first found them unused.
+    pub(crate) fn expire_trash(&mut self) {
+        let now = jiffies64();
+        let period = u64::from(TRASH_PERIOD_SECS * HZ);
+        for slot in self.trash.iter_mut() {
+            let Some(t) = slot else { continue };
+            if t.dest.in_use() {
+                continue;
+            }
+            if t.idle_start == 0 {
+                t.idle_start = now.max(1);
+            } else if now.wrapping_sub(t.idle_start) as i64 >= period as i64 {
+                *slot = None;
+            }
         }
     }
 
@@ -576,8 +683,10 @@ impl Ctl {
         };
         let mut entries = KVec::with_capacity(self.entries.len() + 1, GFP_KERNEL)?;
         self.publish(None, Some((at, &svc)), table)?;
+        self.created += 1;
         let mut new = Some(Entry {
             svc,
+            incarnation: self.created,
             conf,
             dests: KVec::new(),
             conntrack: None,
@@ -618,15 +727,15 @@ impl Ctl {
     pub(crate) fn del_service(&mut self, key: &SvcKey, table: &RcuBox<Table>) -> Result {
         let i = self.find(key).ok_or(EINVAL)?;
         let mut kept = KVec::with_capacity(self.entries.len(), GFP_KERNEL)?;
+        self.trash_room(self.entries[i].dests.len())?;
         self.publish(Some(i), None, table)?;
-        for d in &self.entries[i].dests {
-            d.available.store(false, Relaxed);
-        }
         let old = core::mem::replace(&mut self.entries, KVec::new());
         // Dropping the removed entry only drops references: readers keep theirs until the
         // table that still lists the service is freed after a grace period.
         for (j, e) in old.into_iter().enumerate() {
-            if j != i {
+            if j == i {
+                Self::trash_dests(&mut self.trash, e);
+            } else {
                 // Within the capacity reserved above, so it does not allocate and cannot fail.
                 let _ = kept.push(e, GFP_KERNEL);
             }
@@ -635,15 +744,21 @@ impl Ctl {
         Ok(())
     }
 
+    /// The destinations of deleted service `e` go to the trash (room made).
+    fn trash_dests(trash: &mut KVec<Option<Trashed>>, e: Entry) {
+        for d in &e.dests {
+            d.available.store(false, Relaxed);
+            Self::trash_put(trash, &e, d.clone());
+        }
+    }
+
     /// FLUSH.
     pub(crate) fn flush(&mut self, table: &RcuBox<Table>) -> Result {
+        self.trash_room(self.entries.iter().map(|e| e.dests.len()).sum())?;
         table.replace(Table::empty())?;
-        for e in &self.entries {
-            for d in &e.dests {
-                d.available.store(false, Relaxed);
-            }
+        for e in core::mem::replace(&mut self.entries, KVec::new()) {
+            Self::trash_dests(&mut self.trash, e);
         }
-        self.entries = KVec::new();
         Ok(())
     }
 
@@ -702,7 +817,45 @@ impl Ctl {
         if !net.is_unicast_or_local(msg.af, &addr) {
             return Err(EINVAL);
         }
-        let dest = Arc::new(
+        let key = self.entries[s].svc.key;
+        let trashed = self.trash.iter().position(|t| {
+            t.as_ref()
+                .is_some_and(|t| t.svc == key && t.dest.is(msg.af, &addr, msg.port))
+        });
+        let dest = match trashed.and_then(|i| self.trash[i].as_ref()) {
+            Some(t) => {
+                let e = &self.entries[s];
+                if t.incarnation != e.incarnation {
+                    t.dest.link.replace(SvcLink {
+                        stats: e.svc.stats.clone(),
+                        dirty: e.svc.dirty.clone(),
+                    })?;
+                    t.dest.stats.zero();
+                }
+                t.dest.clone()
+            }
+            None => self.new_dest(s, msg, addr)?,
+        };
+        dest.update(msg, true);
+        let entry = &mut self.entries[s];
+        let list = copy_list(Some(&dest), &entry.dests)?;
+        let published = copy_list(None, &list)?;
+        entry.svc.sched_change(&entry.conf, &list, 0, true)?;
+        entry.svc.dests.replace(DestList(published))?;
+        if let Some(slot) = trashed.and_then(|i| self.trash.get_mut(i)) {
+            // Back from the trash: its connections carry on.
+            *slot = None;
+            dest.available.store(true, Relaxed);
+        }
+        entry.dests = list;
+        entry.register_conntrack(&dest, net);
+        Ok(())
+    }
+
+    /// A new destination of service `s` (`ip_vs_new_dest`), its settings still to be set.
+    fn new_dest(&self, s: usize, msg: &netlink::Dest, addr: [u8; 16]) -> Result<Arc<Dest>> {
+        let svc = &self.entries[s].svc;
+        Ok(Arc::new(
             Dest {
                 af: msg.af,
                 addr,
@@ -721,22 +874,15 @@ impl Ctl {
                 overloaded: AtomicBool::new(false),
                 available: AtomicBool::new(true),
                 stats: Stats::new()?,
-                svc_stats: self.entries[s].svc.stats.clone(),
+                link: RcuBox::new(SvcLink {
+                    stats: svc.stats.clone(),
+                    dirty: svc.dirty.clone(),
+                })?,
                 route: RouteCache::new(),
                 sched_slot: AtomicU32::new(u32::MAX),
-                dirty: self.entries[s].svc.dirty.clone(),
             },
             GFP_KERNEL,
-        )?;
-        dest.update(msg, true);
-        let entry = &mut self.entries[s];
-        let list = copy_list(Some(&dest), &entry.dests)?;
-        let published = copy_list(None, &list)?;
-        entry.svc.sched_change(&entry.conf, &list, 0, true)?;
-        entry.svc.dests.replace(DestList(published))?;
-        entry.dests = list;
-        entry.register_conntrack(&dest, net);
-        Ok(())
+        )?)
     }
 
     /// SET_DEST (`ip_vs_edit_dest`).
@@ -755,13 +901,16 @@ impl Ctl {
     pub(crate) fn del_dest(&mut self, key: &SvcKey, msg: &netlink::Dest) -> Result {
         let s = self.find(key).ok_or(EINVAL)?;
         let d = self.dest_index(s, msg).ok_or(ENOENT)?;
+        self.trash_room(1)?;
         let entry = &mut self.entries[s];
         let list = copy_without(&entry.dests, d)?;
         let published = copy_list(None, &list)?;
         entry.svc.sched_change(&entry.conf, &list, d, false)?;
         entry.svc.dests.replace(DestList(published))?;
-        entry.dests[d].available.store(false, Relaxed);
+        let dest = entry.dests[d].clone();
+        dest.available.store(false, Relaxed);
         entry.dests = list;
+        Self::trash_put(&mut self.trash, &self.entries[s], dest);
         Ok(())
     }
 

@@ -89,6 +89,17 @@ dp_client() {
     ip netns exec client "${DP_PY[@]}" "$TRAFFIC" client "$@"
 }
 
+# dp_wait_hold OUT — waits up to 20 s for the `hold 0 server ...` line of a traffic.py client
+# started with --hold-file and writing to OUT (its connection is established); false if none.
+dp_wait_hold() {
+    local t
+    for ((t = 0; t < 200; t++)); do
+        grep -q '^hold 0 server' "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # A case's failure that does not end the scenario (the others still run); dp_finish exits 1
 # if there was any.
 dp_fail() {

@@ -118,10 +118,7 @@ hold=$DP_WORK/hold
 dp_client --proto tcp --to "$DP_VIP" --port 84 --count 1 --payload-bytes 2000 --bind "$c1" \
     --hold-file "$hold" --timeout 10 >"$DP_WORK/held.out" 2>&1 &
 held=$!
-for ((t = 0; t < 200; t++)); do
-    grep -q '^hold 0 server' "$DP_WORK/held.out" && break
-    sleep 0.1
-done
+dp_wait_hold "$DP_WORK/held.out" || true
 h=$(awk '/^hold 0 server/ {print $4}' "$DP_WORK/held.out")
 if [ -z "$h" ]; then
     dp_fail "weight 0: the held connection never got its header"
