@@ -357,10 +357,9 @@ w_profile() {
                 awk '$2 ~ /^\[(rvs|ip_vs[a-z_]*)\]$/ { gsub("%", "", $1); s += $1 } END { printf "%.2f\n", s }' \
                     >"$OUT/profile-$c-$t.module" || true
             # Where the module's own share goes: its top symbols (percent of all samples).
-            local dsos=rvs
-            [ "$t" = rvs ] || dsos=ip_vs,ip_vs_rr
-            perf report -q -i "$DP_WORK/perf.$c.$t" --stdio --dsos "$dsos" --sort sym 2>/dev/null |
-                sed 's/[[:space:]]*$//' | head -12 >"$OUT/profile-$c-$t.module-syms" || true
+            perf report -q -i "$DP_WORK/perf.$c.$t" --stdio --sort dso,sym 2>/dev/null |
+                awk '$2 ~ /^\[(rvs|ip_vs[a-z_]*)\]$/' | sed 's/[[:space:]]*$//' | head -12 \
+                    >"$OUT/profile-$c-$t.module-syms" || true
             log "profile $c $t: $(wc -l <"$OUT/profile-$c-$t.txt") symbols above 0.7 %, $(cat "$OUT/profile-$c-$t.module") % in the module (OUT/profile-$c-$t.*)"
         done
         dp_teardown
