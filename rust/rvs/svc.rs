@@ -491,9 +491,10 @@ impl Ctl {
     }
 
     /// Puts `dest`, just deleted from service `e`, in the trash (`__ip_vs_del_dest`), in room
-    /// made by [`Ctl::trash_room`]. It stops marking the service's scheduler, which no longer
-    /// lists it; `available` is already false.
+    /// made by [`Ctl::trash_room`]. Its connections stop forwarding, and it stops marking the
+    /// service's scheduler, which no longer lists it.
     fn trash_put(trash: &mut KVec<Option<Trashed>>, e: &Entry, dest: Arc<Dest>) {
+        dest.available.store(false, Relaxed);
         dest.sched_slot.store(u32::MAX, Relaxed);
         let t = Trashed {
             svc: e.svc.key,
@@ -747,7 +748,6 @@ impl Ctl {
     /// The destinations of deleted service `e` go to the trash (room made).
     fn trash_dests(trash: &mut KVec<Option<Trashed>>, e: Entry) {
         for d in &e.dests {
-            d.available.store(false, Relaxed);
             Self::trash_put(trash, &e, d.clone());
         }
     }
@@ -908,7 +908,6 @@ impl Ctl {
         entry.svc.sched_change(&entry.conf, &list, d, false)?;
         entry.svc.dests.replace(DestList(published))?;
         let dest = entry.dests[d].clone();
-        dest.available.store(false, Relaxed);
         entry.dests = list;
         Self::trash_put(&mut self.trash, &self.entries[s], dest);
         Ok(())
