@@ -496,6 +496,9 @@ impl Ctl {
     fn trash_put(trash: &mut KVec<Option<Trashed>>, e: &Entry, dest: Arc<Dest>) {
         dest.available.store(false, Relaxed);
         dest.sched_slot.store(u32::MAX, Relaxed);
+        // Its cached route would hold the device while it waits here, and a namespace going
+        // away would wait for it (ip_vs's `ip_vs_dst_event` forgets trashed destinations' routes).
+        dest.route.reset();
         let t = Trashed {
             svc: e.svc.key,
             incarnation: e.incarnation,
