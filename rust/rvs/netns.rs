@@ -20,6 +20,7 @@ use crate::{
     defense::Defense,
     kapi::{conntab::Table, rcu::Guard as RcuGuard},
     kapi::{
+        netdev::{self, Device},
         param,
         pernet::{self, Net, NetState, Pernet},
         proc::ProcEntry,
@@ -421,6 +422,24 @@ impl Job for TrashWork {
         let Some(ns) = Netns::of(net) else { return };
         ns.lock().expire_trash();
     }
+}
+
+/// Devices going down: destinations forget routes through them (`ip_vs_dst_event`).
+pub(crate) struct DevDown;
+
+impl netdev::Down for DevDown {
+    fn down(net: &Net, dev: &Device<'_>) {
+        // No state: rvs is loading or unloading (the unregistration replays every device).
+        let Some(ns) = Netns::of(net) else { return };
+        ns.lock().forget_dev(dev);
+    }
+}
+
+static DEV_DOWN: netdev::Watch<DevDown> = netdev::Watch::new();
+
+/// Starts watching devices go down, in every namespace.
+pub(crate) fn watch_devices() -> Result<netdev::Registration<DevDown>> {
+    DEV_DOWN.register()
 }
 
 /// Starts keeping state for every namespace; dropping the result drops all of it.

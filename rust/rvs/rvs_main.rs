@@ -46,6 +46,10 @@ module! {
 struct Rvs {
     _family: kapi::genl::Registration,
     _ip_vs_refused: Option<kapi::modwatch::Registration<IpVsOut>>,
+    /// Before the namespaces: a device going down makes destinations forget their routes
+    /// through it (an unregistration waits for them). Unregistering waits for a running
+    /// callback (both hold RTNL), so none still uses a namespace's state when it is dropped.
+    _dev_down: kapi::netdev::Registration<netns::DevDown>,
     _netns: kapi::pernet::Registration<netns::Netns>,
     /// After the namespaces (no hook makes more): the FTP helper's conntrack expectations,
     /// whose callback is rvs's code.
@@ -98,6 +102,7 @@ impl kernel::Module for Rvs {
             None
         };
         let netns = netns::register()?;
+        let dev_down = netns::watch_devices()?;
         pr_info!(
             "rvs {} loaded: IPVS ABI {}.{}.{}, generic-netlink family {}\n",
             rvs_core::RVS_VERSION,
@@ -110,6 +115,7 @@ impl kernel::Module for Rvs {
             _family: family,
             _ip_vs_refused: ip_vs_refused,
             _netns: netns,
+            _dev_down: dev_down,
             _expectations: kapi::nfct::ExpectCleanup,
             _rcu: kapi::rcu::Barrier,
         })

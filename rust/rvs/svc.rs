@@ -41,6 +41,7 @@ use crate::{
     kapi::{
         jiffies64,
         lock::{new_spinlock_bh, SpinLockBh},
+        netdev::Device,
         netfilter::Hooks,
         nfct::NetnsConntrack,
         pernet::Net,
@@ -529,6 +530,17 @@ impl Ctl {
             } else if now.wrapping_sub(t.idle_start) as i64 >= period as i64 {
                 *slot = None;
             }
+        }
+    }
+
+    /// Device `dev` went down (`ip_vs_dst_event`): every destination, live or in the trash,
+    /// whose cached route goes out through it forgets that route, so the device can be
+    /// unregistered (a namespace going away unregisters its devices before rvs's state goes).
+    pub(crate) fn forget_dev(&self, dev: &Device<'_>) {
+        let live = self.entries.iter().flat_map(|e| e.dests.iter());
+        let trashed = self.trash.iter().flatten().map(|t| &t.dest);
+        for dest in live.chain(trashed) {
+            dest.route.forget_dev(dev);
         }
     }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Finds kernel reports in a scenario's kernel log: Oops/BUG, WARNING, lockdep, kmemleak.
+"""Finds kernel reports in a scenario's kernel log: Oops/BUG, WARNING, lockdep, kmemleak, and a
+device whose unregistration waits for a reference nobody gives back.
 
 The VM harness fails a scenario when its kernel log holds any of them, whatever the scenario's
 own verdict. Usage: logscan.py LOG [LOG...]; prints one line per report (kind, then the line that
@@ -31,6 +32,9 @@ OOPS = re.compile(
     r"|rcu: INFO: .* detected stalls|invalid opcode: )"
 )
 WARNING = re.compile(r"(WARNING: |------------\[ cut here \]------------|ODEBUG: |UBSAN: )")
+# netdev_wait_allrefs_any(): something (a cached route, say) still holds an unregistered device;
+# the unregistration, and every namespace operation behind it, waits for ever.
+DEVREF = re.compile(r"unregister_netdevice: waiting for \S+ to become free")
 KMEMLEAK = re.compile(r"(unreferenced object 0x[0-9a-f]+|kmemleak: \d+ new suspected memory leaks)")
 
 
@@ -42,6 +46,8 @@ def classify(line):
         return "kmemleak"
     if OOPS.search(line):
         return "oops"
+    if DEVREF.search(line):
+        return "devref"
     if WARNING.search(line):
         # The "cut here" line precedes the WARNING line itself: report the WARNING line only.
         if "cut here" in line:

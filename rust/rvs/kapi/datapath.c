@@ -570,6 +570,33 @@ void rvs_dest_dst_set(struct rvs_dest_dst **slot, struct dst_entry *dst, bool lo
 		call_rcu(&old->rcu, rvs_dest_dst_free);
 }
 
+void rvs_dest_dst_forget_dev(struct rvs_dest_dst **slot, const struct net_device *dev)
+{
+	struct rvs_dest_dst __rcu **s = (struct rvs_dest_dst __rcu **)slot;
+	struct rvs_dest_dst *d;
+
+	rcu_read_lock();
+	d = rcu_dereference(*s);
+	/*
+	 * d cannot be freed and reused while we are in the read section, so the exchange takes
+	 * out exactly the entry we checked (a packet may have cached another one since).
+	 */
+	if (d && READ_ONCE(d->dst->dev) == dev && cmpxchg(slot, d, NULL) == d)
+		call_rcu(&d->rcu, rvs_dest_dst_free);
+	rcu_read_unlock();
+}
+
+struct net_device *rvs_netdev_down(unsigned long event, void *ptr, struct net **net)
+{
+	struct net_device *dev;
+
+	if (event != NETDEV_DOWN)
+		return NULL;
+	dev = netdev_notifier_info_to_dev(ptr);
+	*net = dev_net(dev);
+	return dev;
+}
+
 void rvs_skb_set_dst_noref(struct sk_buff *skb, struct dst_entry *dst)
 {
 	skb_dst_drop(skb);

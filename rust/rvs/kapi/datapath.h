@@ -205,6 +205,16 @@ const struct rvs_dest_dst *rvs_dest_dst_get(struct rvs_dest_dst **slot);
  */
 void rvs_dest_dst_set(struct rvs_dest_dst **slot, struct dst_entry *dst, bool local,
 		      const __u8 *saddr, bool ipv6);
+/*
+ * ip_vs_forget_dev(): forgets the route cached in *slot if it goes out through dev, so that the
+ * device can be unregistered. Any context.
+ */
+void rvs_dest_dst_forget_dev(struct rvs_dest_dst **slot, const struct net_device *dev);
+/*
+ * A netdevice notifier's event as ip_vs_dst_event() takes it: for NETDEV_DOWN, the device going
+ * down (and its namespace in *net); NULL for every other event.
+ */
+struct net_device *rvs_netdev_down(unsigned long event, void *ptr, struct net **net);
 /* skb_dst_drop() + skb_dst_set_noref(): a cached route, valid for the RCU read section. */
 void rvs_skb_set_dst_noref(struct sk_buff *skb, struct dst_entry *dst);
 /* ip_vs_addr_is_unicast(): IPv4 by inet_addr_type (RTN_UNICAST), IPv6 by ipv6_addr_type. */

@@ -8,74 +8,35 @@
 use core::{
     ffi::{c_int, c_void},
     marker::PhantomData,
-    sync::atomic::{AtomicBool, Ordering},
 };
 
-use kernel::{
-    error::{code::EBUSY, to_result, Error, Result},
-    types::Opaque,
-};
+use kernel::error::Error;
 
-use super::bindings;
+use super::{bindings, notifier};
 
 /// Which modules to refuse.
-pub(crate) trait Policy {
+pub(crate) trait Policy: 'static {
     /// The errno that refuses module `name` (its name without NUL), or `None` to let it load.
     fn refuse(name: &[u8]) -> Option<Error>;
 }
 
+/// The module notifier's handler for policy `P`.
+pub(crate) struct VetoHandler<P: Policy>(PhantomData<P>);
+
 /// A module notifier for policy `P`, meant to live in a `static`.
-pub(crate) struct Veto<P: Policy> {
-    nb: Opaque<bindings::notifier_block>,
-    registered: AtomicBool,
-    _policy: PhantomData<P>,
-}
+pub(crate) type Veto<P> = notifier::Block<VetoHandler<P>>;
 
-// SAFETY: The C structure is written only in `register`, exclusively (`registered`), before the
-// kernel can see it.
-unsafe impl<P: Policy> Sync for Veto<P> {}
+/// A registered [`Veto`]; dropping it unregisters the notifier.
+pub(crate) type Registration<P> = notifier::Registration<VetoHandler<P>>;
 
-impl<P: Policy> Veto<P> {
-    /// An unregistered notifier.
-    pub(crate) const fn new() -> Self {
-        Self {
-            nb: Opaque::uninit(),
-            registered: AtomicBool::new(false),
-            _policy: PhantomData,
-        }
-    }
+impl<P: Policy> notifier::Handler for VetoHandler<P> {
+    const REGISTER: unsafe extern "C" fn(*mut bindings::notifier_block) -> c_int =
+        bindings::register_module_notifier;
+    const UNREGISTER: unsafe extern "C" fn(*mut bindings::notifier_block) -> c_int =
+        bindings::unregister_module_notifier;
 
-    /// Starts refusing; dropping the result stops.
-    pub(crate) fn register(&'static self) -> Result<Registration<P>> {
-        if self.registered.swap(true, Ordering::AcqRel) {
-            return Err(EBUSY);
-        }
-        let nb = bindings::notifier_block {
-            notifier_call: Some(Self::callback),
-            next: core::ptr::null_mut(),
-            priority: 0,
-        };
-        // SAFETY: `nb` is valid for writes and, by `registered`, not yet shared.
-        unsafe { self.nb.get().write(nb) };
-        // SAFETY: The block lives in a `static` and `Registration::drop` unregisters it.
-        let ret = unsafe { bindings::register_module_notifier(self.nb.get()) };
-        if let Err(e) = to_result(ret) {
-            self.registered.store(false, Ordering::Release);
-            return Err(e);
-        }
-        Ok(Registration { veto: self })
-    }
-
-    /// The notifier's callback.
-    ///
-    /// # Safety
-    ///
-    /// Only the module notifier chain calls it, with a `struct module` as `data`.
-    unsafe extern "C" fn callback(
-        _nb: *mut bindings::notifier_block,
-        action: usize,
-        data: *mut c_void,
-    ) -> c_int {
+    /// Module notifications pass the `struct module` being loaded as `data`.
+    unsafe fn call(action: usize, data: *mut c_void) -> c_int {
         if action != bindings::module_state_MODULE_STATE_COMING as usize {
             return bindings::NOTIFY_DONE as c_int;
         }
@@ -90,18 +51,5 @@ impl<P: Policy> Veto<P> {
             Some(e) => unsafe { bindings::notifier_from_errno(e.to_errno()) },
             None => bindings::NOTIFY_DONE as c_int,
         }
-    }
-}
-
-/// A registered [`Veto`]; dropping it unregisters the notifier.
-pub(crate) struct Registration<P: Policy + 'static> {
-    veto: &'static Veto<P>,
-}
-
-impl<P: Policy + 'static> Drop for Registration<P> {
-    fn drop(&mut self) {
-        // SAFETY: `Veto::register` registered this block and created `self`.
-        unsafe { bindings::unregister_module_notifier(self.veto.nb.get()) };
-        self.veto.registered.store(false, Ordering::Release);
     }
 }

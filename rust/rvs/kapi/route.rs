@@ -159,6 +159,16 @@ impl RouteCache {
             )
         }
     }
+
+    /// Forgets the cached route if it goes out through `dev` (`ip_vs_forget_dev`): the device
+    /// is going down, and its unregistration would wait for the route's reference.
+    pub(crate) fn forget_dev(&self, dev: &super::netdev::Device<'_>) {
+        if self.slot.load(Ordering::Relaxed).is_null() {
+            return;
+        }
+        // SAFETY: `slot` is ours; `dev` is only compared.
+        unsafe { bindings::rvs_dest_dst_forget_dev(self.slot.as_ptr(), dev.as_ptr()) }
+    }
 }
 
 impl Drop for RouteCache {

@@ -1,0 +1,116 @@
+# Devices going away under live services (ip_vs's ip_vs_dst_event). A real server's cached route
+# holds the device it goes out through, and unregistering a device waits until every reference
+# to it is given back: unless the balancer lets go of its routes when the device goes down, the
+# unregistration waits for ever ("unregister_netdevice: waiting for br1 to become free"), and so
+# does every namespace operation and rmmod after it.
+#  1. NAT IPv4: requests through both real servers (their routes cached), then the director's
+#     back bridge br1 deleted with the service live: the deletion completes; the service still
+#     lists both real servers; with br1 built again, requests reach both real servers again (the
+#     routes are looked up afresh).
+#  2. DR IPv6 (its routes are the uncached clones IPv6 moves to blackhole_netdev when their
+#     device goes down, but which still hold it through their fib entry): a connection held open
+#     to one real server, the other deleted (it goes to the destination trash, with its
+#     connections); then every namespace deleted with the service still configured (no
+#     ipvsadm -C) and the connection still open: the director's cleanup completes, which
+#     `rmmod` (it waits for it) shows.
+# Balancer: RVS_DP_TARGET (rvs|ip_vs); the same assertions pass against ip_vs.
+# timeout: 300
+. tests/qemu/lib.sh
+. tests/qemu/dp-lib.sh
+trap dp_exit EXIT
+
+# finishes_within SECS WHAT CMD... — runs CMD in the background and fails the scenario (with the
+# kernel's "waiting for" lines) if it has not returned within SECS seconds.
+finishes_within() {
+    local secs=$1 what=$2 pid t
+    shift 2
+    "$@" &
+    pid=$!
+    for ((t = 0; t < secs * 10; t++)); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" || fail "$what: exited $?"
+            ok "$what: done in $((t / 10)).$((t % 10)) s"
+            return 0
+        fi
+        sleep 0.1
+    done
+    dmesg | grep 'unregister_netdevice: waiting for' | tail -3 >&2 || true
+    fail "$what: still waiting after $secs s"
+}
+
+# rs_count — the number of real servers listed under the service.
+rs_count() {
+    dpd ipvsadm -L -n | awk '$1 == "->" && $2 != "RemoteAddress:Port"' | wc -l
+}
+
+target=$RVS_DP_TARGET
+dp_load "$target"
+
+# 1. The back bridge deleted under a live NAT service.
+dp_setup nat 4 2
+dpd ipvsadm -A -t "$DP_VSVC" -s rr
+for i in 1 2; do dpd ipvsadm -a -t "$DP_VSVC" -r "${DP_RS[i]}" -m; done
+dp_client --proto tcp --to "$DP_VIP" --port 80 --count 4 --bind "$DP_CIP" >/dev/null ||
+    dp_fail "$target nat: 4 requests before br1 went"
+finishes_within 30 "$target nat: ip link del br1 under the live service" \
+    ip -n director link del br1
+expect_eq "$target nat: real servers listed after br1 went" "$(rs_count)" 2
+ip -n director -b - <<EOF
+link add br1 type bridge mcast_snooping 0
+link set br1 up
+link set dir-rs1 master br1
+link set dir-rs2 master br1
+addr add $DP_DBIP/$DP_PLEN dev br1
+EOF
+# The bridge forwards once its ports have left the listening state (forward_delay 15 s by
+# default; 0 here).
+ip -n director link set br1 type bridge forward_delay 0
+sleep 1
+out=$(dp_client --proto tcp --to "$DP_VIP" --port 80 --count 4 --bind "$DP_CIP") ||
+    dp_fail "$target nat: 4 requests after br1 came back"
+echo "$out"
+for rs in rs1 rs2; do
+    if grep -qw "$rs" <<<"$out"; then
+        ok "$target nat: $rs answers through the new br1"
+    else
+        dp_fail "$target nat: $rs never answered through the new br1"
+    fi
+done
+dp_teardown
+
+# 2. Every namespace deleted under a live DR service, one real server in the trash with a route.
+dp_setup dr 6 2
+dpd ipvsadm -A -t "$DP_VSVC" -s rr
+for i in 1 2; do dpd ipvsadm -a -t "$DP_VSVC" -r "${DP_RS[i]}" -g; done
+dp_client --proto tcp --to "$DP_VIP" --port 80 --count 2 --bind "$DP_CIP" >/dev/null ||
+    dp_fail "$target dr: 2 requests before the deletions"
+hold=$DP_WORK/hold
+dp_client --proto tcp --to "$DP_VIP" --port 80 --count 1 --payload-bytes 3000 --bind "$DP_CIP" \
+    --hold-file "$hold" --timeout 60 >"$DP_WORK/held.out" 2>&1 &
+held=$!
+dp_wait_hold "$DP_WORK/held.out" || dp_fail "$target dr: the held connection never got its header"
+held_rs=$(sed -n 's/^hold 0 server \([a-z0-9]*\).*/\1/p' "$DP_WORK/held.out")
+other=1
+[ "$held_rs" != rs1 ] || other=2
+dpd ipvsadm -d -t "$DP_VSVC" -r "${DP_RS[other]}"
+expect_eq "$target dr: real servers listed" "$(rs_count)" 1
+dpd ipvsadm -L -n
+for p in "${DP_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+for p in "${DP_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+DP_PIDS=()
+: >"$DP_WORK/del.batch"
+for ns in "${DP_NS[@]}"; do echo "netns del $ns" >>"$DP_WORK/del.batch"; done
+ip -b "$DP_WORK/del.batch"
+DP_NS=()
+kill "$held" 2>/dev/null || true
+wait "$held" 2>/dev/null || true
+if [ "$target" = rvs ]; then
+    finishes_within 90 "rvs dr: rmmod after the namespaces went with a live service" rmmod rvs
+else
+    finishes_within 90 "ip_vs dr: rmmod after the namespaces went with a live service" \
+        modprobe -r ip_vs_rr ip_vs
+fi
+if dmesg | grep -q 'unregister_netdevice: waiting for'; then
+    dp_fail "$target: a device waited for its references"
+fi
+dp_finish
