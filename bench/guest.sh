@@ -311,6 +311,10 @@ w_profile() {
     local t c
     command -v perf >/dev/null || { log "profile: no perf"; return 0; }
     perf record -q -a -e cpu-clock -o "$DP_WORK/perf.warm" -- true >/dev/null 2>&1 || true
+    # Symbols from /proc/kallsyms, modules' included: with a vmlinux, perf looks the modules'
+    # symbols up in their files under /lib/modules, where an insmod'ed rvs.ko is not, and
+    # prints bare addresses for it.
+    local report=(perf report -q --ignore-vmlinux --kallsyms /proc/kallsyms --stdio)
     for c in pps-dr crr-nat scale-nat; do
         log "profile $c: topology"
         topo "${c#*-}"
@@ -350,14 +354,14 @@ w_profile() {
             pkill -f "rvs-loadgen (udp-flood|tcp-crr|udp-raw) --to $DP_VIP" || true
             wait "$load" || true
             svc_down "$t"
-            perf report -q -i "$DP_WORK/perf.$c.$t" --stdio --sort sym --percent-limit 0.7 2>/dev/null |
+            "${report[@]}" -i "$DP_WORK/perf.$c.$t" --sort sym --percent-limit 0.7 2>/dev/null |
                 sed 's/[[:space:]]*$//' | head -45 >"$OUT/profile-$c-$t.txt" || true
             # The balancer's own share: samples in its module(s) (rvs; ip_vs and ip_vs_rr).
-            perf report -q -i "$DP_WORK/perf.$c.$t" --stdio --sort dso 2>/dev/null |
+            "${report[@]}" -i "$DP_WORK/perf.$c.$t" --sort dso 2>/dev/null |
                 awk '$2 ~ /^\[(rvs|ip_vs[a-z_]*)\]$/ { gsub("%", "", $1); s += $1 } END { printf "%.2f\n", s }' \
                     >"$OUT/profile-$c-$t.module" || true
             # Where the module's own share goes: its top symbols (percent of all samples).
-            perf report -q -i "$DP_WORK/perf.$c.$t" --stdio --sort dso,sym 2>/dev/null |
+            "${report[@]}" -i "$DP_WORK/perf.$c.$t" --sort dso,sym 2>/dev/null |
                 awk '$2 ~ /^\[(rvs|ip_vs[a-z_]*)\]$/' | sed 's/[[:space:]]*$//' | head -12 \
                     >"$OUT/profile-$c-$t.module-syms" || true
             log "profile $c $t: $(wc -l <"$OUT/profile-$c-$t.txt") symbols above 0.7 %, $(cat "$OUT/profile-$c-$t.module") % in the module (OUT/profile-$c-$t.*)"
