@@ -356,14 +356,17 @@ w_profile() {
             svc_down "$t"
             "${report[@]}" -i "$DP_WORK/perf.$c.$t" --sort sym --percent-limit 0.7 2>/dev/null |
                 sed 's/[[:space:]]*$//' | head -45 >"$OUT/profile-$c-$t.txt" || true
-            # The balancer's own share: samples in its module(s) (rvs; ip_vs and ip_vs_rr).
-            "${report[@]}" -i "$DP_WORK/perf.$c.$t" --sort dso 2>/dev/null |
+            # The balancer's own share: samples in its module(s) (rvs; ip_vs and ip_vs_rr), by
+            # perf's module maps (these need no symbols).
+            perf report -q -i "$DP_WORK/perf.$c.$t" --stdio --sort dso 2>/dev/null |
                 awk '$2 ~ /^\[(rvs|ip_vs[a-z_]*)\]$/ { gsub("%", "", $1); s += $1 } END { printf "%.2f\n", s }' \
                     >"$OUT/profile-$c-$t.module" || true
-            # Where the module's own share goes: its top symbols (percent of all samples).
-            "${report[@]}" -i "$DP_WORK/perf.$c.$t" --sort dso,sym 2>/dev/null |
-                awk '$2 ~ /^\[(rvs|ip_vs[a-z_]*)\]$/' | sed 's/[[:space:]]*$//' | head -12 \
-                    >"$OUT/profile-$c-$t.module-syms" || true
+            # Where the module's own share goes: its top symbols (percent of all samples), the
+            # symbols kallsyms lists for the module(s).
+            awk '$4 ~ /^\[(rvs|ip_vs[a-z_]*)\]$/ { print $3 }' /proc/kallsyms >"$DP_WORK/modsyms"
+            "${report[@]}" -i "$DP_WORK/perf.$c.$t" --sort sym 2>/dev/null |
+                awk 'NR == FNR { m[$1] = 1; next } ($3 in m)' "$DP_WORK/modsyms" - |
+                sed 's/[[:space:]]*$//' | head -12 >"$OUT/profile-$c-$t.module-syms" || true
             log "profile $c $t: $(wc -l <"$OUT/profile-$c-$t.txt") symbols above 0.7 %, $(cat "$OUT/profile-$c-$t.module") % in the module (OUT/profile-$c-$t.*)"
         done
         dp_teardown

@@ -429,7 +429,7 @@ pub(crate) struct DevDown;
 
 impl netdev::Down for DevDown {
     fn down(net: &Net, dev: &Device<'_>) {
-        // No state: rvs is loading or unloading (the unregistration replays every device).
+        // No state: the namespace is still being set up, or rvs is loading.
         let Some(ns) = Netns::of(net) else { return };
         ns.lock().forget_dev(dev);
     }

@@ -36,8 +36,8 @@ pub(crate) struct DownHandler<H: Down>(PhantomData<H>);
 /// A netdevice notifier calling `H` on `NETDEV_DOWN`, meant to live in a `static`.
 pub(crate) type Watch<H> = notifier::Block<DownHandler<H>>;
 
-/// A registered [`Watch`]. Dropping it unregisters the notifier; the kernel then replays
-/// `NETDEV_DOWN` for every running device, so `H` must cope with state that is already gone.
+/// A registered [`Watch`]. Dropping it unregisters the notifier, and the kernel first replays
+/// `NETDEV_DOWN` to it for every running device of every namespace.
 pub(crate) type Registration<H> = notifier::Registration<DownHandler<H>>;
 
 impl<H: Down> notifier::Handler for DownHandler<H> {
