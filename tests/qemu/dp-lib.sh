@@ -295,15 +295,17 @@ dp_debug() {
     ip -n director -s -brief link 2>&1 || true
 }
 
-# dp_teardown — stops the servers and deletes the namespaces.
+# dp_teardown [--keep-services] — stops the servers and deletes the namespaces.
 dp_teardown() {
-    local p
+    local p keep=0
+    [ "${1:-}" != --keep-services ] || keep=1
     for p in "${DP_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${DP_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     DP_PIDS=()
     # Namespaces go away asynchronously: flush the director's services first, so that they
-    # release their scheduler modules now (unload_all comes next).
-    if [ -e /run/netns/director ]; then
+    # release their scheduler modules now (unload_all comes next); --keep-services deletes the
+    # namespaces with their services still configured.
+    if [ $keep = 0 ] && [ -e /run/netns/director ]; then
         ip netns exec director ipvsadm -C >/dev/null 2>&1 || true
     fi
     if [ ${#DP_NS[@]} -gt 0 ]; then

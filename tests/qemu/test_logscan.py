@@ -70,12 +70,12 @@ class LogScanLines(unittest.TestCase):
         ]:
             self.assertIsNone(logscan.classify(line), line)
 
-
     def test_device_held_after_unregistration(self):
         # netdev_wait_allrefs_any()'s message, every 10 s while a reference is held.
         line = ("[  191.204127] unregister_netdevice: waiting for br1 to become free. "
                 "Usage count = 2")
         self.assertEqual(logscan.classify(line), "devref")
+
 
 if __name__ == "__main__":
     unittest.main()
