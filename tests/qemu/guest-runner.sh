@@ -65,6 +65,8 @@ for script in "$@"; do
     fi
     echo "$line" >>"$out/results"
     echo "$line"
+    # The report itself, for a failure seen only on a CI console.
+    [ $scan = 0 ] || python3 "$here/logscan.py" --context 60 "$out/$name.dmesg" | sed 's/^/    | /'
     sync
 done
 rm -f "$out/current"

@@ -3,8 +3,10 @@
 device whose unregistration waits for a reference nobody gives back.
 
 The VM harness fails a scenario when its kernel log holds any of them, whatever the scenario's
-own verdict. Usage: logscan.py LOG [LOG...]; prints one line per report (kind, then the line that
-announced it) and exits 1 if there is any, 0 otherwise.
+own verdict. Usage: logscan.py [--context N] LOG [LOG...]; prints one line per report (kind, then
+the line that announced it) and exits 1 if there is any, 0 otherwise. With --context N it prints
+instead the first report and the N log lines that follow it (the RIP and call trace of an oops),
+so that a failure seen only on a CI console can still be read.
 """
 
 import re
@@ -68,16 +70,37 @@ def scan(text):
     return found
 
 
-def main(paths):
+def first_report(text, context):
+    """The first report's line and the `context` lines after it, or an empty list."""
+    lines = text.splitlines()
+    for i, raw in enumerate(lines):
+        if classify(raw.rstrip()):
+            return [line.rstrip() for line in lines[i : i + 1 + context]]
+    return []
+
+
+def main(args):
+    context = None
+    if args[:1] == ["--context"]:
+        context = int(args[1])
+        args = args[2:]
     found = []
-    for path in paths:
+    excerpt = []
+    for path in args:
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
-                found += scan(f.read())
+                text = f.read()
         except FileNotFoundError:
             continue
-    for kind, line in found:
-        print(f"{kind}: {line}")
+        found += scan(text)
+        if context is not None and not excerpt:
+            excerpt = first_report(text, context)
+    if context is not None:
+        for line in excerpt:
+            print(line)
+    else:
+        for kind, line in found:
+            print(f"{kind}: {line}")
     return 1 if found else 0
 
 

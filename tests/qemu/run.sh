@@ -73,6 +73,8 @@ for g in "${order[@]}"; do
             elif [ "$(cat "$out/current" 2>/dev/null)" = "$name" ]; then
                 why=$(python3 "$here/logscan.py" "$out/console.log" | head -1)
                 echo "FAIL $name (the VM died or timed out while running it${why:+; kernel: $why})"
+                # The report itself, for a failure seen only on a CI console.
+                python3 "$here/logscan.py" --context 60 "$out/console.log" | sed 's/^/    | /'
             else
                 echo "FAIL $name (not run: the VM died before it)"
             fi

@@ -53,6 +53,13 @@ class LogScanOnRealLogs(unittest.TestCase):
         self.assertEqual({k for k, _ in found}, {"kmemleak"})
         self.assertIn("unreferenced object 0x", found[0][1])
 
+    def test_context_excerpt_holds_the_oops_body(self):
+        lines = logscan.first_report(sample("oops.log"), 60)
+        self.assertEqual(logscan.classify(lines[0]), "oops")
+        self.assertTrue(any("RIP:" in line for line in lines))
+        self.assertTrue(any("Call Trace:" in line for line in lines))
+        self.assertEqual(logscan.first_report(sample("clean.log"), 60), [])
+
     def test_main_exit_status(self):
         self.assertEqual(logscan.main([os.path.join(SAMPLES, "clean.log")]), 0)
         self.assertEqual(logscan.main([os.path.join(SAMPLES, "warning.log")]), 1)
