@@ -53,6 +53,10 @@ class LogScanOnRealLogs(unittest.TestCase):
         self.assertEqual({k for k, _ in found}, {"kmemleak"})
         self.assertIn("unreferenced object 0x", found[0][1])
 
+    def test_rvs_teardown_leak_is_a_leak(self):
+        line = "[  107.047757] rvs: connection table: 0 entries still referenced at teardown"
+        self.assertEqual(kinds(line), ["kmemleak"])
+
     def test_context_excerpt_holds_the_oops_body(self):
         lines = logscan.first_report(sample("oops.log"), 60)
         self.assertEqual(logscan.classify(lines[0]), "oops")

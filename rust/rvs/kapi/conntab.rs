@@ -28,7 +28,7 @@ use core::{
     marker::PhantomData,
     mem::offset_of,
     ptr::NonNull,
-    sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering},
+    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering},
 };
 
 use kernel::{
@@ -77,6 +77,8 @@ struct Entry<T> {
     ntuples: u32,
     /// Timeout in jiffies, used by [`Ref::put`].
     timeout: AtomicU32,
+    /// On the table's orphan list (its "in" tuple was replaced), linked through `rcu`.
+    orphan: AtomicBool,
     table: *const Inner,
     value: T,
 }
@@ -90,6 +92,9 @@ struct Inner {
     cache: NonNull<bindings::kmem_cache>,
     /// The namespace the table belongs to, which outlives it.
     net: *mut bindings::net,
+    /// Entries out of `ht` (their "in" tuple was replaced) that their timers have yet to
+    /// unlink: the teardown finds them here, as it finds the others by walking `ht`.
+    orphans: Opaque<bindings::rvs_orphans>,
 }
 
 /// Numbers the tables' slab caches, whose names must differ (one table per namespace).
@@ -161,6 +166,36 @@ impl<T: Timed> Entry<T> {
         self.timer.get()
     }
 
+    /// Puts the entry, whose "in" tuple just left the table, on the table's orphan list. The
+    /// caller holds a reference, so the entry is not being unlinked.
+    fn make_orphan(&self, inner: &Inner) {
+        let o = inner.orphans.get();
+        // SAFETY: The list is initialised; the entry is live and its `rcu` link unused until it
+        // is unlinked, which removes it from the list first (`orphan`, set under the lock).
+        unsafe {
+            bindings::rvs_orphans_lock(o);
+            if !self.orphan.load(Ordering::Relaxed) {
+                bindings::rvs_orphan_link(o, self.rcu.get());
+                self.orphan.store(true, Ordering::Release);
+            }
+            bindings::rvs_orphans_unlock(o);
+        }
+    }
+
+    /// The entry an orphan list links through `rcu`.
+    ///
+    /// # Safety
+    ///
+    /// `head` is the `rcu` field of a live `Entry<T>`.
+    unsafe fn of_rcu(head: *mut bindings::callback_head) -> *mut Self {
+        // SAFETY: `rcu` lies at its offset in the entry (caller).
+        unsafe {
+            head.cast::<u8>()
+                .sub(offset_of!(Entry<T>, rcu))
+                .cast::<Self>()
+        }
+    }
+
     fn rearm(&self, after: u32) {
         // SAFETY: The timer was set up when the entry was created and the entry is live.
         unsafe {
@@ -189,6 +224,17 @@ impl<T: Timed> Entry<T> {
         {
             return false;
         }
+        // Before `call_rcu` below reuses the link.
+        if e.orphan.load(Ordering::Acquire) {
+            let o = inner.orphans.get();
+            // SAFETY: The entry is on `inner`'s orphan list (set under its lock, before the
+            // reference that was given back to allow the exchange above); the lock is held.
+            unsafe {
+                bindings::rvs_orphans_lock(o);
+                bindings::rvs_orphan_unlink(e.rcu.get());
+                bindings::rvs_orphans_unlock(o);
+            }
+        }
         for t in e.tuples.iter().take(e.ntuples as usize) {
             // SAFETY: The tuple was inserted into `inner.ht` (or replaced and no longer there,
             // which remove reports as -ENOENT).
@@ -197,7 +243,6 @@ impl<T: Timed> Entry<T> {
         // A `put` that re-armed the timer just before giving up its reference: stop it.
         // SAFETY: The timer is set up.
         unsafe { bindings::timer_delete(e.timer()) };
-        inner.count.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: The table's namespace outlives the table (type invariant of `Table`).
         let net = expired.then(|| unsafe { Net::from_raw(inner.net) });
         e.value.unlinked(net);
@@ -205,6 +250,10 @@ impl<T: Timed> Entry<T> {
         // table; readers that found them are in RCU read sections, so the entry is freed after
         // a grace period. The rcu_head is the entry's own.
         unsafe { bindings::call_rcu(e.rcu.get(), Some(Self::free)) };
+        // Last, as ip_vs_conn_expire drops conn_count: a table being torn down waits for the
+        // count, so an expiry running on another CPU has queued its free before the teardown's
+        // RCU barrier (a free queued after it would run once the table and module are gone).
+        inner.count.fetch_sub(1, Ordering::Release);
         true
     }
 
@@ -215,13 +264,7 @@ impl<T: Timed> Entry<T> {
     /// Only `call_rcu` calls it, with the `rcu` field of an entry unlinked by `try_unlink`.
     unsafe extern "C" fn free(head: *mut bindings::callback_head) {
         // SAFETY: `head` is the `rcu` field of an entry nobody refers to any more.
-        unsafe {
-            let e = head
-                .cast::<u8>()
-                .sub(offset_of!(Entry<T>, rcu))
-                .cast::<Self>();
-            Self::release(e);
-        }
+        unsafe { Self::release(Self::of_rcu(head)) };
     }
 
     /// Drops the entry in place and gives its object back to the table's cache.
@@ -293,6 +336,7 @@ impl<T: Timed> Table<T> {
                 count: AtomicUsize::new(0),
                 cache,
                 net: net.as_ptr(),
+                orphans: Opaque::uninit(),
             },
             GFP_KERNEL,
         ) {
@@ -303,6 +347,8 @@ impl<T: Timed> Table<T> {
                 return Err(e.into());
             }
         };
+        // SAFETY: `orphans` is boxed, so it never moves after initialisation.
+        unsafe { bindings::rvs_orphans_init(inner.orphans.get()) };
         // SAFETY: `ht` is boxed, so it never moves after initialisation.
         if let Err(e) = to_result(unsafe { bindings::rvs_conntab_init(inner.ht.get()) }) {
             // SAFETY: The cache is empty and ours.
@@ -370,6 +416,7 @@ impl<T: Timed> Table<T> {
                 refcnt: AtomicU32::new(2),
                 ntuples: keys.len().min(2) as u32,
                 timeout: AtomicU32::new(timeout),
+                orphan: AtomicBool::new(false),
                 table: &*self.inner,
                 value,
             })
@@ -467,6 +514,10 @@ impl<T: Timed> Table<T> {
             // SAFETY: Both tuples have the same key (the direction picks the old entry's tuple
             // that holds it); the old one was in the table when it was found.
             let ret = unsafe { bindings::rvs_conntab_replace(self.inner.ht.get(), old_t, t) };
+            if ret == 0 && key.dir != DIR_OUT {
+                // Out of the table now, and not yet unlinked: `old` holds a reference.
+                old.entry().make_orphan(&self.inner);
+            }
             if ret == 0 && expire_replaced {
                 old.expire_now();
             }
@@ -603,6 +654,55 @@ impl<T: Timed> Table<T> {
     }
 }
 
+impl<T: Timed> Table<T> {
+    /// At teardown: stops the timers of the orphans (entries whose "in" tuple was replaced,
+    /// which no walk of the table finds) and removes those only the table refers to. Returns how
+    /// many are still referenced (by connections a later pass frees).
+    fn reap_orphans(&self) -> usize {
+        let inner: &Inner = &self.inner;
+        let o = inner.orphans.get();
+        let mut left = 0;
+        let taken = Opaque::<bindings::list_head>::uninit();
+        // SAFETY: `taken` is a local that stays put until the loop below emptied it; each
+        // orphan moves back to the table's list before the lock is dropped, so an entry's own
+        // unlinking (under the lock) never finds `taken` gone.
+        unsafe {
+            bindings::rvs_list_init(taken.get());
+            bindings::rvs_orphans_lock(o);
+            bindings::rvs_orphans_take(o, taken.get());
+        }
+        loop {
+            // SAFETY: The lock is held; `taken` is initialised.
+            let node = unsafe { bindings::rvs_orphans_next(o, taken.get()) };
+            if node.is_null() {
+                break;
+            }
+            // SAFETY: Entries on the list are live until their unlinking takes them off, which
+            // needs the lock we hold.
+            let e = unsafe { &*Entry::<T>::of_rcu(node) };
+            // No reference: its timer is unlinking it right now (and waits for our lock).
+            let held = e.try_get();
+            // SAFETY: Taken above.
+            unsafe { bindings::rvs_orphans_unlock(o) };
+            if held {
+                // SAFETY: Our reference keeps the entry live; a shut-down timer is never re-armed.
+                unsafe { bindings::timer_shutdown_sync(e.timer()) };
+                e.refcnt.fetch_sub(1, Ordering::Release);
+                let p = core::ptr::from_ref(e).cast_mut();
+                // SAFETY: Live entry of this table; we hold no reference any more.
+                if !unsafe { Entry::try_unlink(p, inner, false) } {
+                    left += 1;
+                }
+            }
+            // SAFETY: Released above.
+            unsafe { bindings::rvs_orphans_lock(o) };
+        }
+        // SAFETY: Taken in the loop's last round (or before it).
+        unsafe { bindings::rvs_orphans_unlock(o) };
+        left
+    }
+}
+
 impl<T: Timed> Drop for Table<T> {
     fn drop(&mut self) {
         // Nothing takes new references any more (the hooks are gone). Each pass stops the
@@ -623,7 +723,9 @@ impl<T: Timed> Drop for Table<T> {
                     left += 1;
                 }
             });
-            if self.count() == 0 {
+            left += self.reap_orphans();
+            // `Acquire` pairs with `try_unlink`'s decrement, which follows its `call_rcu`.
+            if self.inner.count.load(Ordering::Acquire) == 0 {
                 break;
             }
             // SAFETY: Process context (namespace exit); waits for the frees queued above.

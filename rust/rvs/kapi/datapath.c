@@ -106,6 +106,55 @@ int rvs_conntab_replace(struct rhashtable *ht, struct rvs_tuple *old, struct rvs
 	return rhashtable_replace_fast(ht, &old->node, &new_t->node, rvs_conn_params);
 }
 
+static_assert(sizeof(struct list_head) == sizeof(struct callback_head));
+
+void rvs_orphans_init(struct rvs_orphans *o)
+{
+	spin_lock_init(&o->lock);
+	INIT_LIST_HEAD(&o->list);
+}
+
+void rvs_orphans_lock(struct rvs_orphans *o)
+{
+	spin_lock_bh(&o->lock);
+}
+
+void rvs_orphans_unlock(struct rvs_orphans *o)
+{
+	spin_unlock_bh(&o->lock);
+}
+
+void rvs_orphan_link(struct rvs_orphans *o, struct callback_head *node)
+{
+	list_add_tail((struct list_head *)node, &o->list);
+}
+
+void rvs_orphan_unlink(struct callback_head *node)
+{
+	list_del((struct list_head *)node);
+}
+
+void rvs_list_init(struct list_head *l)
+{
+	INIT_LIST_HEAD(l);
+}
+
+void rvs_orphans_take(struct rvs_orphans *o, struct list_head *at)
+{
+	list_splice_init(&o->list, at);
+}
+
+struct callback_head *rvs_orphans_next(struct rvs_orphans *o, struct list_head *l)
+{
+	struct list_head *first;
+
+	if (list_empty(l))
+		return NULL;
+	first = l->next;
+	list_move_tail(first, &o->list);
+	return (struct callback_head *)first;
+}
+
 bool rvs_timer_pending(const struct timer_list *timer)
 {
 	return timer_pending(timer);

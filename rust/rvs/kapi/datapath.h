@@ -58,6 +58,30 @@ int rvs_conntab_remove(struct rhashtable *ht, struct rvs_tuple *t);
 void rvs_conntab_walk_start(struct rhashtable_iter *iter);
 /* Puts new in old's place (same key); 0 or -ENOENT. */
 int rvs_conntab_replace(struct rhashtable *ht, struct rvs_tuple *old, struct rvs_tuple *new_t);
+
+/*
+ * Entries whose "in" tuple was replaced (an invalidated connection or template that another
+ * took the key of) are out of the rhashtable but still live until their timer unlinks them; a
+ * table being torn down finds them here. Each is linked through its rcu_head, unused until the
+ * entry is freed (struct list_head and struct callback_head are both two pointers). The lock is
+ * taken with bottom halves off: timers unlink entries in softirq context.
+ */
+struct rvs_orphans {
+	spinlock_t lock;
+	struct list_head list;
+};
+
+void rvs_orphans_init(struct rvs_orphans *o);
+void rvs_orphans_lock(struct rvs_orphans *o);
+void rvs_orphans_unlock(struct rvs_orphans *o);
+/* Under the lock: link or unlink an entry by its rcu_head. */
+void rvs_orphan_link(struct rvs_orphans *o, struct callback_head *node);
+void rvs_orphan_unlink(struct callback_head *node);
+/* Under the lock: moves every orphan to the (initialised, empty) list at, and each later one back. */
+void rvs_orphans_take(struct rvs_orphans *o, struct list_head *at);
+void rvs_list_init(struct list_head *l);
+/* Under the lock: the first entry's rcu_head of list l, moved back to o's list; NULL if empty. */
+struct callback_head *rvs_orphans_next(struct rvs_orphans *o, struct list_head *l);
 /* The current bucket count, and up to max tuples of bucket hash % count (RCU read side held;
  * during a resize only the old table's buckets are seen). */
 unsigned int rvs_conntab_buckets(struct rhashtable *ht);

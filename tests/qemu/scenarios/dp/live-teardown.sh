@@ -14,8 +14,16 @@
 #     connections); then every namespace deleted with the service still configured (no
 #     ipvsadm -C) and the connection still open: the director's cleanup completes, which
 #     `rmmod` (it waits for it) shows.
+#  3. A persistence template replaced while a connection it controls is open (DR IPv4,
+#     expire_quiescent_template=1, the held connection's real server set to weight 0, then a new
+#     connection from the same client: ip_vs_check_template invalidates the template and a new
+#     one sends the client to the other server), then the services flushed, the namespaces
+#     deleted and the balancer unloaded at once, well within the old template's 60 s: the
+#     teardown frees it too. (rvs takes a replaced entry out of its table; its teardown must
+#     still find it, or the entry is reported leaked and its armed timer later fires into the
+#     unloaded module: the harness fails the scenario on the report.)
 # Balancer: RVS_DP_TARGET (rvs|ip_vs); the same assertions pass against ip_vs.
-# timeout: 300
+# timeout: 420
 . tests/qemu/lib.sh
 . tests/qemu/dp-lib.sh
 trap dp_exit EXIT
@@ -112,6 +120,41 @@ else
     finishes_within 90 "ip_vs dr: rmmod after the namespaces went with a live service" \
         modprobe -r ip_vs_rr ip_vs
 fi
-# A device still waiting for its references later fails the scenario too: the harness reports
-# the kernel's "waiting for" line (tests/qemu/logscan.py).
+
+# 3. A replaced persistence template, still referenced, at teardown.
+dp_load "$target"
+dp_setup dr 4 2
+dpd sysctl -qw net.ipv4.vs.expire_quiescent_template=1
+dpd ipvsadm -A -t "$DP_VSVC" -s rr -p 600
+for i in 1 2; do dpd ipvsadm -a -t "$DP_VSVC" -r "${DP_RS[i]}" $DP_FLAG; done
+hold=$DP_WORK/hold
+dp_client --proto tcp --to "$DP_VIP" --port 80 --count 1 --payload-bytes 3000 --bind "$DP_CIP" \
+    --hold-file "$hold" --timeout 60 >"$DP_WORK/held.out" 2>&1 &
+held=$!
+dp_wait_hold "$DP_WORK/held.out" || dp_fail "$target persistent: the held connection never got its header"
+held_rs=$(sed -n 's/^hold 0 server \([a-z0-9]*\).*/\1/p' "$DP_WORK/held.out")
+mine=1 other=rs2
+[ "$held_rs" = rs1 ] || { mine=2; other=rs1; }
+dpd ipvsadm -e -t "$DP_VSVC" -r "${DP_RS[mine]}" $DP_FLAG -w 0
+out=$(dp_client --proto tcp --to "$DP_VIP" --port 80 --count 1 --bind "$DP_CIP") ||
+    dp_fail "$target persistent: a new connection after the weight went to 0"
+if grep -qw "$other" <<<"$out"; then
+    ok "$target persistent: with $held_rs quiescent the client's template was replaced ($other answers)"
+else
+    dp_fail "$target persistent: the new connection did not go to $other: $out"
+fi
+dpd ipvsadm -L -c -n
+t_replaced=$SECONDS
+touch "$hold"
+wait "$held" 2>/dev/null || true
+dp_teardown
+if [ "$target" = rvs ]; then
+    finishes_within 90 "rvs persistent: rmmod with the replaced template" rmmod rvs
+else
+    finishes_within 90 "ip_vs persistent: rmmod with the replaced template" modprobe -r ip_vs_rr ip_vs
+fi
+[ $((SECONDS - t_replaced)) -lt 60 ] ||
+    dp_fail "the unload came $((SECONDS - t_replaced)) s after the replacement: the old template could have expired by itself"
+# A device still waiting for its references, or connection-table entries left at teardown,
+# fail the scenario too: the harness reports the kernel's line (tests/qemu/logscan.py).
 dp_finish

@@ -27,6 +27,12 @@ NS=(client rs m_rvs m_ipvs b_rvs1 b_ipvs b_rvs2 b_late b_bind b_v6 forger)
 cleanup() {
     touch "$work/stop"
     sleep 0.3
+    # The servers (and any load left): a process in a deleted namespace keeps it, and its veth
+    # peer in this one, alive.
+    local pids
+    pids=$(jobs -p)
+    # shellcheck disable=SC2086
+    [ -z "$pids" ] || { kill $pids 2>/dev/null; wait $pids 2>/dev/null || true; }
     local ns
     for ns in m_ipvs b_ipvs; do
         ip netns exec "$ns" ipvsadm -C 2>/dev/null || true
