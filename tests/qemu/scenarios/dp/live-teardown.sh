@@ -53,6 +53,17 @@ svc_up() {
     for i in 1 2; do dpd ipvsadm -a -t "$DP_VSVC" -r "${DP_RS[i]}" $DP_FLAG; done
 }
 
+# hold_one WHAT — opens one connection that stays open until $hold is touched; sets held (the
+# client's pid) and held_rs (the real server that answered it).
+hold_one() {
+    hold=$DP_WORK/hold
+    dp_client --proto tcp --to "$DP_VIP" --port 80 --count 1 --payload-bytes 3000 --bind "$DP_CIP" \
+        --hold-file "$hold" --timeout 60 >"$DP_WORK/held.out" 2>&1 &
+    held=$!
+    dp_wait_hold "$DP_WORK/held.out" || dp_fail "$1: the held connection never got its header"
+    held_rs=$(sed -n 's/^hold 0 server \([a-z0-9]*\).*/\1/p' "$DP_WORK/held.out")
+}
+
 # rs_count — the number of real servers listed under the service.
 rs_count() {
     dpd ipvsadm -L -n | awk '$1 == "->" && $2 != "RemoteAddress:Port"' | wc -l
@@ -100,12 +111,7 @@ dp_setup dr 6 2
 svc_up
 dp_client --proto tcp --to "$DP_VIP" --port 80 --count 2 --bind "$DP_CIP" >/dev/null ||
     dp_fail "$target dr: 2 requests before the deletions"
-hold=$DP_WORK/hold
-dp_client --proto tcp --to "$DP_VIP" --port 80 --count 1 --payload-bytes 3000 --bind "$DP_CIP" \
-    --hold-file "$hold" --timeout 60 >"$DP_WORK/held.out" 2>&1 &
-held=$!
-dp_wait_hold "$DP_WORK/held.out" || dp_fail "$target dr: the held connection never got its header"
-held_rs=$(sed -n 's/^hold 0 server \([a-z0-9]*\).*/\1/p' "$DP_WORK/held.out")
+hold_one "$target dr"
 other=1
 [ "$held_rs" != rs1 ] || other=2
 dpd ipvsadm -d -t "$DP_VSVC" -r "${DP_RS[other]}"
@@ -127,12 +133,7 @@ dp_setup dr 4 2
 dpd sysctl -qw net.ipv4.vs.expire_quiescent_template=1
 dpd ipvsadm -A -t "$DP_VSVC" -s rr -p 600
 for i in 1 2; do dpd ipvsadm -a -t "$DP_VSVC" -r "${DP_RS[i]}" $DP_FLAG; done
-hold=$DP_WORK/hold
-dp_client --proto tcp --to "$DP_VIP" --port 80 --count 1 --payload-bytes 3000 --bind "$DP_CIP" \
-    --hold-file "$hold" --timeout 60 >"$DP_WORK/held.out" 2>&1 &
-held=$!
-dp_wait_hold "$DP_WORK/held.out" || dp_fail "$target persistent: the held connection never got its header"
-held_rs=$(sed -n 's/^hold 0 server \([a-z0-9]*\).*/\1/p' "$DP_WORK/held.out")
+hold_one "$target persistent"
 mine=1 other=rs2
 [ "$held_rs" = rs1 ] || { mine=2; other=rs1; }
 dpd ipvsadm -e -t "$DP_VSVC" -r "${DP_RS[mine]}" $DP_FLAG -w 0
