@@ -106,12 +106,43 @@ fn addr16(a: &crate::rvs_core::packet::Addr) -> [u8; 16] {
     out
 }
 
-/// Reads the IP header and the ports of a packet (from a copy of its first bytes, as ip_vs's
-/// `skb_header_pointer` does: the packet itself is left as it is).
+/// How many bytes from the network header the packet path reads headers from: the IP header
+/// with any IPv6 extension headers, and the start of the transport header.
+const HEADER_BYTES: usize = 256;
+
+/// Reads the IP header and the ports of a packet without changing it (as ip_vs's
+/// `skb_header_pointer`): in place when its linear part holds them, the usual case, else from a
+/// copy of its first bytes (pulling bytes into the head would break a GSO packet's layout).
 fn headers(skb: &mut Skb, ipv6: bool) -> Option<Pkt> {
-    let mut buf = [0u8; 256];
+    let mark = skb.mark();
+    let want = (skb.len() as usize).min(HEADER_BYTES);
+    let lin = skb.network();
+    let head = &lin[..lin.len().min(want)];
+    // A prefix of the bytes the copy would hold: the same answer whenever what is read lies in it.
+    if let Some(p) = parse_headers(head, ipv6, mark) {
+        if head.len() == want || p.l4off + l4_bytes(p.protocol) <= head.len() {
+            return Some(p);
+        }
+    } else if head.len() == want {
+        return None;
+    }
+    let mut buf = [0u8; HEADER_BYTES];
     let n = skb.copy_prefix(&mut buf);
-    let head = buf.get(..n)?;
+    parse_headers(buf.get(..n)?, ipv6, mark)
+}
+
+/// The transport-header bytes [`parse_headers`] reads for `protocol`.
+fn l4_bytes(protocol: u8) -> usize {
+    match protocol {
+        TCP => 20,
+        SCTP => 16,
+        UDP => 8,
+        _ => 4,
+    }
+}
+
+/// [`headers`] of the packet whose first bytes are `head`.
+fn parse_headers(head: &[u8], ipv6: bool, mark: u32) -> Option<Pkt> {
     let af = if ipv6 { Af::Inet6 } else { Af::Inet };
     let iph = fill_iph(af, head, 0, 0).ok()?;
     let l4off = iph.len;
@@ -153,7 +184,7 @@ fn headers(skb: &mut Skb, ipv6: bool) -> Option<Pkt> {
         sctp_chunk,
         udp_check,
         icmp: false,
-        mark: skb.mark(),
+        mark,
     })
 }
 
