@@ -18,7 +18,6 @@
 #include <linux/random.h>
 #include <linux/spinlock.h>
 #include <linux/netfilter_ipv6.h>
-#include <linux/jhash.h>
 #include <linux/rhashtable.h>
 #include <linux/skbuff.h>
 #include <net/dst.h>
@@ -42,28 +41,8 @@
 
 #include "datapath.h"
 
-/*
- * An IPv4 key (af 0; conn.rs's key() zeroes all but the first 4 bytes of its addresses) has 4
- * words that can differ: hash them with one jhash_3words round, as ip_vs hashes its
- * connections, instead of jhash2's three rounds over all 10 words. IPv6 keys (af 1) hash
- * whole. Lookups still compare whole keys.
- */
-static u32 rvs_conn_hashfn(const void *data, u32 len, u32 seed)
-{
-	const struct rvs_conn_key *k = data;
-	const u32 *w = data;
-
-	BUILD_BUG_ON(sizeof(struct rvs_conn_key) != 40);
-	BUILD_BUG_ON(offsetof(struct rvs_conn_key, daddr) != 16);
-	BUILD_BUG_ON(offsetof(struct rvs_conn_key, sport) != 32);
-	if (!k->af)
-		return jhash_3words(w[0], w[4], w[8] ^ w[9], seed);
-	return jhash2(w, sizeof(*k) / sizeof(u32), seed);
-}
-
 static const struct rhashtable_params rvs_conn_params = {
 	.key_len = sizeof(struct rvs_conn_key),
-	.hashfn = rvs_conn_hashfn,
 	.key_offset = offsetof(struct rvs_tuple, key),
 	.head_offset = offsetof(struct rvs_tuple, node),
 	.nelem_hint = 4096,

@@ -22,8 +22,7 @@ struct net;
 /*
  * What a connection is found by, in one direction: source address and port, destination address
  * and port of a packet, with family, protocol and direction (in, out, template) so that tuples of
- * different kinds never match each other (af: 0 IPv4, 1 IPv6). 40 bytes, hashed by
- * rvs_conn_hashfn (datapath.c).
+ * different kinds never match each other. 40 bytes, hashed with jhash2.
  */
 struct rvs_conn_key {
 	__u8 saddr[16];
