@@ -77,7 +77,8 @@ void rvs_orphans_unlock(struct rvs_orphans *o);
 /* Under the lock: link or unlink an entry by its rcu_head. */
 void rvs_orphan_link(struct rvs_orphans *o, struct callback_head *node);
 void rvs_orphan_unlink(struct callback_head *node);
-/* Under the lock: moves every orphan to the (initialised, empty) list at, and each later one back. */
+/* Under the lock: moves every orphan to the initialised, empty list at (rvs_orphans_next hands
+ * them back to o one at a time). */
 void rvs_orphans_take(struct rvs_orphans *o, struct list_head *at);
 void rvs_list_init(struct list_head *l);
 /* Under the lock: the first entry's rcu_head of list l, moved back to o's list; NULL if empty. */
