@@ -640,4 +640,12 @@ impl Timed for Conn {
         }
         dest.touch();
     }
+
+    /// An invalidated template: ip_vs re-keys it (ports 0xffff) so that no lookup finds it, and
+    /// the template that takes its place is found instead. An invalidated connection stays
+    /// visible until a new one hides it, as in ip_vs (a packet dropped for its confirmed
+    /// conntrack entry finds it again).
+    fn hidden(&self) -> bool {
+        self.is_template() && self.is_invalid()
+    }
 }

@@ -169,9 +169,7 @@ fn data_conn(
     if flags & conn_flag::NO_CPORT != 0 {
         ns.no_cport().fetch_add(1, Relaxed);
     }
-    ns.conns()
-        .insert(n, &keys, secs.saturating_mul(HZ), guard, |o| o.is_invalid())
-        .ok()
+    ns.conns().insert(n, &keys, secs.saturating_mul(HZ)).ok()
 }
 
 /// `ip_vs_ftp_in`: a client's packet on an FTP control connection, on its way to the real
@@ -390,19 +388,19 @@ pub(crate) fn conn_in_get(
     if !fill {
         return Some(c);
     }
-    fill_cport(ns, c, sport, guard)
+    fill_cport(ns, c, sport)
 }
 
 /// `ip_vs_conn_fill_cport`: the first packet of a passive data connection gives its client
 /// port. ip_vs re-keys the entry in place; rvs's keys are fixed, so the entry hands over to a
-/// copy with the port (same real server, state, controller and counters), which replaces it in
+/// copy with the port (same real server, state, controller and counters), which takes its place in
 /// the table, and expires. Only the caller that clears `NO_CPORT` makes the copy.
-fn fill_cport(ns: &Netns, old: Ref<Conn>, cport: u16, guard: &Guard) -> Option<Ref<Conn>> {
+fn fill_cport(ns: &Netns, old: Ref<Conn>, cport: u16) -> Option<Ref<Conn>> {
     if !old.claim_no_cport() {
         return None;
     }
     ns.no_cport().fetch_sub(1, Relaxed);
-    // The copy takes the old entry's keys; the old one is found no more.
+    // The copy has the port; the no-client-port lookups pass over the invalidated original.
     old.invalidate();
     let dest = old.dest.as_ref()?;
     let flags = old.flags() & !conn_flag::NO_CPORT;
@@ -429,9 +427,7 @@ fn fill_cport(ns: &Netns, old: Ref<Conn>, cport: u16, guard: &Guard) -> Option<R
     let timeout = old.timeout();
     old.expire_now();
     drop(old);
-    ns.conns()
-        .insert(n, &keys, timeout, guard, |o| o.is_invalid())
-        .ok()
+    ns.conns().insert(n, &keys, timeout).ok()
 }
 
 /// rvs's `ip_vs_nfct_expect_callback` (called through [`crate::kapi::nfct`]): conntrack made an

@@ -487,7 +487,7 @@ fn try_to_schedule(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Schedul
     if ops {
         return Scheduled::OnePacket(c);
     }
-    new_conn(ns, c, guard)
+    new_conn(ns, c)
 }
 
 /// The flags of a new connection or template (`ip_vs_conn_new`): `flags`, and
@@ -501,13 +501,10 @@ fn new_flags(ns: &Netns, flags: u32) -> u32 {
 }
 
 /// Puts a new connection in the table.
-fn new_conn(ns: &Netns, c: Conn, guard: &Guard) -> Scheduled {
+fn new_conn(ns: &Netns, c: Conn) -> Scheduled {
     let keys = [c.in_key(), c.out_key()];
-    // An entry a SYN/INIT is rescheduled over is invalidated first: the new one takes its keys.
-    match ns
-        .conns()
-        .insert(c, &keys, 3 * HZ, guard, |old| old.is_invalid())
-    {
+    // An entry a SYN/INIT is rescheduled over was invalidated: the new one hides it.
+    match ns.conns().insert(c, &keys, 3 * HZ) {
         Ok(r) => Scheduled::Conn(r),
         Err(_) => Scheduled::Drop,
     }
@@ -736,7 +733,7 @@ fn sched_persist(
     if ops {
         return Scheduled::OnePacket(c);
     }
-    new_conn(ns, c, guard)
+    new_conn(ns, c)
 }
 
 /// `ip_vs_leave`: a service matched but no destination could take the packet.
@@ -759,7 +756,7 @@ fn leave(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, svc: &Service) -
             c.unlinked(None);
             return v;
         }
-        let Scheduled::Conn(c) = new_conn(ns, c, &guard) else {
+        let Scheduled::Conn(c) = new_conn(ns, c) else {
             return Verdict::Drop(skb);
         };
         if let Some(t) = set_state(ns, &c, p, Direction::Input, &guard) {
@@ -921,7 +918,7 @@ fn rs_conn_out(ns: &Netns, skb: &mut Skb, p: &Pkt, guard: &Guard) -> Option<Out>
     if ops {
         return Some(Out::OnePacket(c));
     }
-    match new_conn(ns, c, guard) {
+    match new_conn(ns, c) {
         Scheduled::Conn(c) => Some(Out::Kept(c)),
         _ => None,
     }

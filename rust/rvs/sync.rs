@@ -860,7 +860,7 @@ fn proc_conn(ns: &Netns, s: &SyncConn<'_>, guard: &Guard) -> bool {
                 cp.dest.is_none() && find_dest(ns, s, guard).is_some()
             };
         if replace {
-            // Invalid: the new entry takes its keys (`insert`'s `stale`), lookups skip it.
+            // Invalid: the new entry hides it (and an invalid template no lookup finds).
             cp.invalidate();
             cp.expire_now();
             found = None;
@@ -900,8 +900,7 @@ fn proc_conn(ns: &Netns, s: &SyncConn<'_>, guard: &Guard) -> bool {
                     .insert_replacing(c, &key, 3 * HZ, guard, |old| old.is_invalid())
             } else {
                 let keys = [c.in_key(), c.out_key()];
-                ns.conns()
-                    .insert(c, &keys, 3 * HZ, guard, |old| old.is_invalid())
+                ns.conns().insert(c, &keys, 3 * HZ)
             };
             match inserted {
                 Ok(cp) => cp,

@@ -5,8 +5,17 @@
 //! number of entries, so lookups stay short with millions of connections. Lookups are lock-free
 //! (RCU); inserts and removals take the table's per-bucket locks with bottom halves disabled.
 //!
-//! An entry has up to two keys ([`Key`]): the "in" tuple, which packets from the client match, and
-//! the "out" tuple, which the real server's replies match. Lifetimes follow ip_vs exactly:
+//! An entry has up to two keys ([`Key`]): the "in" key, which packets from the client match, and
+//! the "out" key, which the real server's replies match. Like ip_vs (`ip_vs_conn_hashkey`), the
+//! table hashes an entry once, by the client's address and port (the "in" key's source, the "out"
+//! key's destination): entries of one client address and port are listed behind one node of an
+//! `rhltable`, newest first, and a lookup compares the rest of the key along that list. An entry
+//! with the same key as an older one therefore hides it, as ip_vs hashes a new connection in
+//! front of the one it replaces; the older one stays in the table until its timer unlinks it.
+//! Lookups of "in" keys also pass over entries their value calls hidden ([`Timed::hidden`]: an
+//! invalidated connection or template), as ip_vs re-keys an invalidated template out of reach.
+//!
+//! Lifetimes follow ip_vs exactly:
 //!
 //! - The table holds one reference, each [`Ref`] another. A new entry starts with the table's and
 //!   the creator's, and its timer armed with the initial timeout.
@@ -28,13 +37,13 @@ use core::{
     marker::PhantomData,
     mem::offset_of,
     ptr::NonNull,
-    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering},
+    sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering},
 };
 
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox},
     error::{
-        code::{EEXIST, ENOENT, ENOMEM},
+        code::{EEXIST, EINVAL, ENOMEM},
         to_result, Error, Result,
     },
     types::Opaque,
@@ -63,38 +72,36 @@ pub(crate) trait Timed: Sized + Send + Sync + 'static {
     /// other subsystems of the namespace may be gone already, as ip_vs's `ipvs->enable` says) or
     /// never entered it.
     fn unlinked(&self, net: Option<&Net>);
+
+    /// Whether lookups of "in" and template keys pass over the entry (an invalidated one, which
+    /// the entry that took its place hides, or which nothing may find any more).
+    fn hidden(&self) -> bool {
+        false
+    }
 }
 
-/// One entry: its tuples, timer and count, then the value.
+/// One entry: its hashed node and keys, timer and count, then the value.
 #[repr(C)]
 struct Entry<T> {
-    /// Tuple 0 ("in" or template) and tuple 1 ("out").
-    tuples: [Opaque<bindings::rvs_tuple>; 2],
-    timer: Opaque<bindings::timer_list>,
-    rcu: Opaque<bindings::callback_head>,
+    tuple: Opaque<bindings::rvs_tuple>,
     refcnt: AtomicU32,
-    /// Number of tuples inserted (1 or 2).
-    ntuples: u32,
     /// Timeout in jiffies, used by [`Ref::put`].
     timeout: AtomicU32,
-    /// On the table's orphan list (its "in" tuple was replaced), linked through `rcu`.
-    orphan: AtomicBool,
     table: *const Inner,
+    timer: Opaque<bindings::timer_list>,
+    rcu: Opaque<bindings::callback_head>,
     value: T,
 }
 
 /// The part of the table entries point to; boxed so it never moves.
 struct Inner {
-    ht: Opaque<bindings::rhashtable>,
+    ht: Opaque<bindings::rhltable>,
     count: AtomicUsize,
     /// The entries' slab cache (sized for `Entry<T>`, so an entry costs its own size, not the
     /// next kmalloc bucket's).
     cache: NonNull<bindings::kmem_cache>,
     /// The namespace the table belongs to, which outlives it.
     net: *mut bindings::net,
-    /// Entries out of `ht` (their "in" tuple was replaced) that their timers have yet to
-    /// unlink: the teardown finds them here, as it finds the others by walking `ht`.
-    orphans: Opaque<bindings::rvs_orphans>,
 }
 
 /// Numbers the tables' slab caches, whose names must differ (one table per namespace).
@@ -104,7 +111,7 @@ static CACHES: AtomicUsize = AtomicUsize::new(0);
 ///
 /// # Invariants
 ///
-/// `inner.ht` is an initialised rhashtable whose objects are tuples of live `Entry<T>`s;
+/// `inner.ht` is an initialised rhltable whose objects are tuples of live `Entry<T>`s;
 /// `inner.net` is a namespace that outlives the table.
 pub(crate) struct Table<T: Timed> {
     inner: KBox<Inner>,
@@ -136,15 +143,14 @@ impl<T: Timed> Entry<T> {
     ///
     /// # Safety
     ///
-    /// `t` must point to a tuple of a live `Entry<T>`; its key's direction says which.
+    /// `t` must point to the tuple of a live `Entry<T>`.
     unsafe fn of_tuple(t: *mut bindings::rvs_tuple) -> *mut Self {
-        // SAFETY: `t` is a tuple of an entry (caller), so its key is readable.
-        let dir = unsafe { (*t).key.dir };
-        let index = usize::from(dir == DIR_OUT);
-        let off =
-            offset_of!(Entry<T>, tuples) + index * core::mem::size_of::<bindings::rvs_tuple>();
-        // SAFETY: The tuple lies `off` bytes into its entry.
-        unsafe { t.cast::<u8>().sub(off).cast::<Self>() }
+        // SAFETY: The tuple lies at its offset in its entry (caller).
+        unsafe {
+            t.cast::<u8>()
+                .sub(offset_of!(Entry<T>, tuple))
+                .cast::<Self>()
+        }
     }
 
     /// Takes a reference unless the count already reached zero (`refcount_inc_not_zero`).
@@ -166,27 +172,11 @@ impl<T: Timed> Entry<T> {
         self.timer.get()
     }
 
-    /// Puts the entry, whose "in" tuple just left the table, on the table's orphan list. The
-    /// caller holds a reference, so the entry is not being unlinked.
-    fn make_orphan(&self, inner: &Inner) {
-        let o = inner.orphans.get();
-        // SAFETY: The list is initialised; the entry is live and its `rcu` link unused until it
-        // is unlinked, which removes it from the list first (`orphan`, set under the lock).
-        unsafe {
-            bindings::rvs_orphans_lock(o);
-            if !self.orphan.load(Ordering::Relaxed) {
-                bindings::rvs_orphan_link(o, self.rcu.get());
-                self.orphan.store(true, Ordering::Release);
-            }
-            bindings::rvs_orphans_unlock(o);
-        }
-    }
-
-    /// The entry an orphan list links through `rcu`.
+    /// The entry whose `rcu` field `head` is.
     ///
     /// # Safety
     ///
-    /// `head` is the `rcu` field of a live `Entry<T>`.
+    /// `head` is the `rcu` field of an `Entry<T>`.
     unsafe fn of_rcu(head: *mut bindings::callback_head) -> *mut Self {
         // SAFETY: `rcu` lies at its offset in the entry (caller).
         unsafe {
@@ -224,29 +214,16 @@ impl<T: Timed> Entry<T> {
         {
             return false;
         }
-        // Before `call_rcu` below reuses the link.
-        if e.orphan.load(Ordering::Acquire) {
-            let o = inner.orphans.get();
-            // SAFETY: The entry is on `inner`'s orphan list (set under its lock, before the
-            // reference that was given back to allow the exchange above); the lock is held.
-            unsafe {
-                bindings::rvs_orphans_lock(o);
-                bindings::rvs_orphan_unlink(e.rcu.get());
-                bindings::rvs_orphans_unlock(o);
-            }
-        }
-        for t in e.tuples.iter().take(e.ntuples as usize) {
-            // SAFETY: The tuple was inserted into `inner.ht` (or replaced and no longer there,
-            // which remove reports as -ENOENT).
-            unsafe { bindings::rvs_conntab_remove(inner.ht.get(), t.get()) };
-        }
+        // SAFETY: The tuple was inserted into `inner.ht`, and only this (the count's last
+        // holder) removes it.
+        unsafe { bindings::rvs_conntab_remove(inner.ht.get(), e.tuple.get()) };
         // A `put` that re-armed the timer just before giving up its reference: stop it.
         // SAFETY: The timer is set up.
         unsafe { bindings::timer_delete(e.timer()) };
         // SAFETY: The table's namespace outlives the table (type invariant of `Table`).
         let net = expired.then(|| unsafe { Net::from_raw(inner.net) });
         e.value.unlinked(net);
-        // SAFETY: Nobody can take a new reference (count is zero) and the tuples are out of the
+        // SAFETY: Nobody can take a new reference (count is zero) and the tuple is out of the
         // table; readers that found them are in RCU read sections, so the entry is freed after
         // a grace period. The rcu_head is the entry's own.
         unsafe { bindings::call_rcu(e.rcu.get(), Some(Self::free)) };
@@ -336,7 +313,6 @@ impl<T: Timed> Table<T> {
                 count: AtomicUsize::new(0),
                 cache,
                 net: net.as_ptr(),
-                orphans: Opaque::uninit(),
             },
             GFP_KERNEL,
         ) {
@@ -347,8 +323,6 @@ impl<T: Timed> Table<T> {
                 return Err(e.into());
             }
         };
-        // SAFETY: `orphans` is boxed, so it never moves after initialisation.
-        unsafe { bindings::rvs_orphans_init(inner.orphans.get()) };
         // SAFETY: `ht` is boxed, so it never moves after initialisation.
         if let Err(e) = to_result(unsafe { bindings::rvs_conntab_init(inner.ht.get()) }) {
             // SAFETY: The cache is empty and ours.
@@ -367,35 +341,48 @@ impl<T: Timed> Table<T> {
         self.inner.count.load(Ordering::Relaxed)
     }
 
-    /// Finds the entry whose tuple has key `key` and takes a reference to it.
+    /// Finds the newest entry with key `key` (passing over hidden ones unless `key` is an
+    /// "out" key, and over those being unlinked) and takes a reference to it.
     pub(crate) fn lookup(&self, key: &Key, _guard: &Guard) -> Option<Ref<T>> {
-        // SAFETY: The table is initialised; the caller is in an RCU read section.
-        let t = unsafe { bindings::rvs_conntab_lookup(self.inner.ht.get(), key) };
-        if t.is_null() {
-            return None;
-        }
-        // SAFETY: Tuples in the table belong to entries that stay allocated for the read
-        // section.
-        let e = unsafe { Entry::<T>::of_tuple(t) };
-        // SAFETY: As above.
-        if unsafe { (*e).try_get() } {
-            // INVARIANT: `try_get` took the count this value owns.
-            NonNull::new(e).map(|entry| Ref { entry })
-        } else {
-            None
+        let skip_hidden = key.dir != DIR_OUT;
+        let mut t = core::ptr::null_mut();
+        loop {
+            // SAFETY: The table is initialised; the caller is in an RCU read section, for which
+            // `t` (null, or found by the previous call) stays in its group's list or at least
+            // allocated with a valid link.
+            t = unsafe { bindings::rvs_conntab_lookup(self.inner.ht.get(), key, t) };
+            if t.is_null() {
+                return None;
+            }
+            // SAFETY: Tuples in the table belong to entries that stay allocated for the read
+            // section.
+            let e = unsafe { &*Entry::<T>::of_tuple(t) };
+            if skip_hidden && e.value.hidden() {
+                continue;
+            }
+            if e.try_get() {
+                // INVARIANT: `try_get` took the count this value owns.
+                return Some(Ref {
+                    entry: NonNull::from(e),
+                });
+            }
         }
     }
 
     fn alloc(&self, value: T, keys: &[Key], timeout: u32) -> Result<NonNull<Entry<T>>, Error> {
-        let mut tuples = [
-            // SAFETY: All-zero is a valid unlinked `rvs_tuple`.
-            Opaque::new(unsafe { core::mem::zeroed::<bindings::rvs_tuple>() }),
-            // SAFETY: As above.
-            Opaque::new(unsafe { core::mem::zeroed::<bindings::rvs_tuple>() }),
-        ];
-        for (t, k) in tuples.iter_mut().zip(keys) {
-            // SAFETY: The tuple is a local we own.
-            unsafe { (*t.get()).key = *k };
+        // SAFETY: All-zero is a valid unlinked `rvs_tuple`.
+        let tuple = Opaque::new(unsafe { core::mem::zeroed::<bindings::rvs_tuple>() });
+        let out = keys.get(1).map_or(core::ptr::null(), core::ptr::from_ref);
+        let set = match keys.first() {
+            // SAFETY: The tuple is a local we own; the keys are readable.
+            Some(k) => unsafe { bindings::rvs_tuple_set(tuple.get(), k, out) },
+            None => EINVAL.to_errno(),
+        };
+        if set != 0 || keys.len() > 2 {
+            // Keys of different clients: a caller's bug, refused as ip_vs could not hash it.
+            value.unlinked(None);
+            drop(value);
+            return Err(EINVAL);
         }
         // SAFETY: The cache is live while the table is (it is destroyed last, in `Drop`).
         let Some(e) = NonNull::new(
@@ -409,15 +396,13 @@ impl<T: Timed> Table<T> {
         // SAFETY: `e` is a fresh object of the cache, sized and aligned for `Entry<T>`.
         unsafe {
             e.as_ptr().write(Entry {
-                tuples,
-                timer: Opaque::uninit(),
-                rcu: Opaque::uninit(),
+                tuple,
                 // The table's reference and the caller's.
                 refcnt: AtomicU32::new(2),
-                ntuples: keys.len().min(2) as u32,
                 timeout: AtomicU32::new(timeout),
-                orphan: AtomicBool::new(false),
                 table: &*self.inner,
+                timer: Opaque::uninit(),
+                rcu: Opaque::uninit(),
                 value,
             })
         };
@@ -431,7 +416,7 @@ impl<T: Timed> Table<T> {
     ///
     /// # Safety
     ///
-    /// `e` came from `alloc` and none of its tuples is in the table.
+    /// `e` came from `alloc` and its tuple is not in the table.
     unsafe fn discard(e: NonNull<Entry<T>>) {
         // SAFETY: The entry is ours alone and its timer was never armed.
         unsafe {
@@ -440,98 +425,35 @@ impl<T: Timed> Table<T> {
         }
     }
 
-    /// Adds an entry with tuples `keys` (one or two) and the timer armed for `timeout` jiffies;
-    /// returns a reference to it. Fails with `EEXIST` if a key is taken (the value is told it
-    /// was unlinked and dropped).
-    ///
-    /// A key held by an entry for which `stale` says true (a connection being replaced: ip_vs
-    /// hashes the new one in front of the old, which expires) goes to the new entry, and the old
-    /// one keeps only what it still holds.
-    pub(crate) fn insert(
-        &self,
-        value: T,
-        keys: &[Key],
-        timeout: u32,
-        guard: &Guard,
-        stale: impl Fn(&T) -> bool,
-    ) -> Result<Ref<T>> {
+    /// Adds an entry with keys `keys` (the "in" or template key, then the "out" key if any, of
+    /// the same client address and port) and the timer armed for `timeout` jiffies; returns a
+    /// reference to it. An older entry with the same keys stays, hidden behind the new one (ip_vs
+    /// hashes a connection in front of the one it replaces), until its timer unlinks it.
+    pub(crate) fn insert(&self, value: T, keys: &[Key], timeout: u32) -> Result<Ref<T>> {
         let e = self.alloc(value, keys, timeout)?;
+        self.publish(e, timeout)
+    }
+
+    /// Puts an entry from `alloc` in the table and arms its timer.
+    fn publish(&self, e: NonNull<Entry<T>>, timeout: u32) -> Result<Ref<T>> {
         // SAFETY: `e` is a live entry of ours.
         let entry = unsafe { e.as_ref() };
-        let ret = self.insert_tuple(entry, 0, keys, guard, &stale, false);
+        // SAFETY: The table is initialised and the tuple lives in its entry's slab object.
+        let ret = unsafe { bindings::rvs_conntab_insert(self.inner.ht.get(), entry.tuple.get()) };
         if ret != 0 {
-            // SAFETY: Tuple 0 did not go in, so nothing can have seen the entry.
+            // SAFETY: The tuple did not go in, so nothing can have seen the entry.
             unsafe { Self::discard(e) };
             return Err(Error::from_errno(ret));
         }
         self.inner.count.fetch_add(1, Ordering::Relaxed);
         entry.rearm(timeout);
         // INVARIANT: the entry was created with the caller's count.
-        let r = Ref { entry: e };
-        if entry.ntuples == 2 {
-            let ret = self.insert_tuple(entry, 1, keys, guard, &stale, false);
-            if ret != 0 {
-                // Visible through tuple 0 already: let it expire the normal way, now.
-                entry.rearm(0);
-                return Err(Error::from_errno(ret));
-            }
-        }
-        Ok(r)
+        Ok(Ref { entry: e })
     }
 
-    /// Inserts tuple `i` of `entry` (key `keys[i]`), in the place of a `stale` entry's tuple
-    /// with the same key if there is one. 0 or a negative errno.
-    ///
-    /// The entry holding the key may leave the table meanwhile (its timer unlinks it: a stale
-    /// entry is usually being expired at once): then the key is free, and the insertion is
-    /// tried again, a few times at most. With `expire_replaced`, a replaced entry expires now.
-    fn insert_tuple(
-        &self,
-        entry: &Entry<T>,
-        i: usize,
-        keys: &[Key],
-        guard: &Guard,
-        stale: &impl Fn(&T) -> bool,
-        expire_replaced: bool,
-    ) -> i32 {
-        let t = entry.tuples[i].get();
-        let eexist = EEXIST.to_errno();
-        for _ in 0..4 {
-            // SAFETY: The table is initialised and the tuple lives in its entry's slab object.
-            let ret = unsafe { bindings::rvs_conntab_insert(self.inner.ht.get(), t) };
-            if ret != eexist {
-                return ret;
-            }
-            let Some(key) = keys.get(i) else { return ret };
-            let Some(old) = self.lookup(key, guard) else {
-                // The holder left after the insertion saw it.
-                continue;
-            };
-            if !stale(&old) {
-                return ret;
-            }
-            let old_t = old.entry().tuples[usize::from(key.dir == DIR_OUT)].get();
-            // SAFETY: Both tuples have the same key (the direction picks the old entry's tuple
-            // that holds it); the old one was in the table when it was found.
-            let ret = unsafe { bindings::rvs_conntab_replace(self.inner.ht.get(), old_t, t) };
-            if ret == 0 && key.dir != DIR_OUT {
-                // Out of the table now, and not yet unlinked: `old` holds a reference.
-                old.entry().make_orphan(&self.inner);
-            }
-            if ret == 0 && expire_replaced {
-                old.expire_now();
-            }
-            if ret != ENOENT.to_errno() {
-                return ret;
-            }
-            // The old tuple left between the lookup and the replacement.
-        }
-        eexist
-    }
-
-    /// Like [`Table::insert`] for a single-tuple entry, but when the key is held by an entry
-    /// for which `stale` says true (an invalidated persistence template), the new entry takes
-    /// its place and the old one is left to expire.
+    /// Like [`Table::insert`] for a single-key entry (a template), but fails with `EEXIST` when
+    /// the newest visible entry with the key is one `stale` says false of; one it says true of
+    /// (a template whose engine data differs) is hidden by the new entry and expires now.
     pub(crate) fn insert_replacing(
         &self,
         value: T,
@@ -541,18 +463,15 @@ impl<T: Timed> Table<T> {
         stale: impl Fn(&T) -> bool,
     ) -> Result<Ref<T>> {
         let e = self.alloc(value, core::slice::from_ref(key), timeout)?;
-        // SAFETY: `e` is a live entry of ours.
-        let entry = unsafe { e.as_ref() };
-        let ret = self.insert_tuple(entry, 0, core::slice::from_ref(key), guard, &stale, true);
-        if ret != 0 {
-            // SAFETY: The tuple did not go in.
-            unsafe { Self::discard(e) };
-            return Err(Error::from_errno(ret));
+        if let Some(old) = self.lookup(key, guard) {
+            if !stale(&old) {
+                // SAFETY: The tuple is not in the table.
+                unsafe { Self::discard(e) };
+                return Err(EEXIST);
+            }
+            old.expire_now();
         }
-        self.inner.count.fetch_add(1, Ordering::Relaxed);
-        entry.rearm(timeout);
-        // INVARIANT: the entry was created with the caller's count.
-        Ok(Ref { entry: e })
+        self.publish(e, timeout)
     }
 
     /// Calls `f` with every entry (once each) and the jiffies left until its timer fires.
@@ -572,7 +491,7 @@ impl<T: Timed> Table<T> {
 
     /// Visits the entries of `1/32` of the table's buckets (at least one bucket) chosen at
     /// random, as `ip_vs_random_dropentry` scans its table: `f` gets a reference to each entry
-    /// (found by its first tuple) and the jiffies left until its timer fires.
+    /// and the jiffies left until its timer fires.
     pub(crate) fn sample(&self, mut f: impl FnMut(Ref<T>, u32)) {
         /// Tuples taken from one bucket (a longer chain is cut short: rhashtable keeps them
         /// short by growing).
@@ -593,10 +512,6 @@ impl<T: Timed> Table<T> {
             };
             for &t in out.iter().take(n as usize) {
                 // SAFETY: Tuples in the table belong to live entries while RCU is held.
-                if unsafe { (*t).key.dir } == DIR_OUT {
-                    continue;
-                }
-                // SAFETY: As above.
                 let e = unsafe { &*Entry::<T>::of_tuple(t) };
                 if !e.try_get() {
                     continue;
@@ -618,13 +533,13 @@ impl<T: Timed> Table<T> {
         drop(guard);
     }
 
-    /// Walks the table, calling `f` once per entry (on its tuple 0) inside RCU.
+    /// Walks the table, calling `f` once per entry inside RCU.
     fn walk(&self, mut f: impl FnMut(*mut Entry<T>)) {
         // SAFETY: All-zero is a valid iterator before `rhashtable_walk_enter`.
         let mut iter: bindings::rhashtable_iter = unsafe { core::mem::zeroed() };
         // SAFETY: The table is initialised; the iterator is a local, exited below.
         unsafe {
-            bindings::rhashtable_walk_enter(self.inner.ht.get(), &mut iter);
+            bindings::rvs_conntab_walk_enter(self.inner.ht.get(), &mut iter);
             bindings::rvs_conntab_walk_start(&mut iter);
         }
         loop {
@@ -638,68 +553,14 @@ impl<T: Timed> Table<T> {
                 // ERR_PTR(-EAGAIN): the table was resized; the walk goes on.
                 continue;
             }
-            let t = obj.cast::<bindings::rvs_tuple>();
             // SAFETY: Objects of the table are tuples of live entries during the walk.
-            if unsafe { (*t).key.dir } == DIR_OUT {
-                continue;
-            }
-            // SAFETY: As above.
-            f(unsafe { Entry::<T>::of_tuple(t) });
+            f(unsafe { Entry::<T>::of_tuple(obj.cast::<bindings::rvs_tuple>()) });
         }
         // SAFETY: Balances the start and enter above.
         unsafe {
             bindings::rhashtable_walk_stop(&mut iter);
             bindings::rhashtable_walk_exit(&mut iter);
         }
-    }
-}
-
-impl<T: Timed> Table<T> {
-    /// At teardown: stops the timers of the orphans (entries whose "in" tuple was replaced,
-    /// which no walk of the table finds) and removes those only the table refers to. Returns how
-    /// many are still referenced (by connections a later pass frees).
-    fn reap_orphans(&self) -> usize {
-        let inner: &Inner = &self.inner;
-        let o = inner.orphans.get();
-        let mut left = 0;
-        let taken = Opaque::<bindings::list_head>::uninit();
-        // SAFETY: `taken` is a local that stays put until the loop below emptied it; each
-        // orphan moves back to the table's list before the lock is dropped, so an entry's own
-        // unlinking (under the lock) never finds `taken` gone.
-        unsafe {
-            bindings::rvs_list_init(taken.get());
-            bindings::rvs_orphans_lock(o);
-            bindings::rvs_orphans_take(o, taken.get());
-        }
-        loop {
-            // SAFETY: The lock is held; `taken` is initialised.
-            let node = unsafe { bindings::rvs_orphans_next(o, taken.get()) };
-            if node.is_null() {
-                break;
-            }
-            // SAFETY: Entries on the list are live until their unlinking takes them off, which
-            // needs the lock we hold.
-            let e = unsafe { &*Entry::<T>::of_rcu(node) };
-            // No reference: its timer is unlinking it right now (and waits for our lock).
-            let held = e.try_get();
-            // SAFETY: Taken above.
-            unsafe { bindings::rvs_orphans_unlock(o) };
-            if held {
-                // SAFETY: Our reference keeps the entry live; a shut-down timer is never re-armed.
-                unsafe { bindings::timer_shutdown_sync(e.timer()) };
-                e.refcnt.fetch_sub(1, Ordering::Release);
-                let p = core::ptr::from_ref(e).cast_mut();
-                // SAFETY: Live entry of this table; we hold no reference any more.
-                if !unsafe { Entry::try_unlink(p, inner, false) } {
-                    left += 1;
-                }
-            }
-            // SAFETY: Released above.
-            unsafe { bindings::rvs_orphans_lock(o) };
-        }
-        // SAFETY: Taken in the loop's last round (or before it).
-        unsafe { bindings::rvs_orphans_unlock(o) };
-        left
     }
 }
 
@@ -723,7 +584,6 @@ impl<T: Timed> Drop for Table<T> {
                     left += 1;
                 }
             });
-            left += self.reap_orphans();
             // `Acquire` pairs with `try_unlink`'s decrement, which follows its `call_rcu`.
             if self.inner.count.load(Ordering::Acquire) == 0 {
                 break;

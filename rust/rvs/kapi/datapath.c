@@ -42,37 +42,108 @@
 #include "datapath.h"
 
 static const struct rhashtable_params rvs_conn_params = {
-	.key_len = sizeof(struct rvs_conn_key),
-	.key_offset = offsetof(struct rvs_tuple, key),
+	.key_len = sizeof(struct rvs_conn_gkey),
+	.key_offset = offsetof(struct rvs_tuple, g),
 	.head_offset = offsetof(struct rvs_tuple, node),
 	.nelem_hint = 4096,
 	.min_size = 256,
 	.automatic_shrinking = true,
 };
 
-int rvs_conntab_init(struct rhashtable *ht)
+static_assert(sizeof(struct rvs_conn_gkey) == 20);
+
+int rvs_conntab_init(struct rhltable *ht)
 {
-	return rhashtable_init(ht, &rvs_conn_params);
+	return rhltable_init(ht, &rvs_conn_params);
 }
 
-void rvs_conntab_destroy(struct rhashtable *ht)
+void rvs_conntab_destroy(struct rhltable *ht)
 {
-	rhashtable_destroy(ht);
+	rhltable_destroy(ht);
 }
 
-struct rvs_tuple *rvs_conntab_lookup(struct rhashtable *ht, const struct rvs_conn_key *key)
+/* The group of a key: an "out" key's destination, else its source. */
+static void rvs_gkey_of(const struct rvs_conn_key *key, struct rvs_conn_gkey *g)
 {
-	return rhashtable_lookup(ht, key, rvs_conn_params);
+	bool out = key->dir == 1;
+
+	memcpy(g->addr, out ? key->daddr : key->saddr, sizeof(g->addr));
+	g->port = out ? key->dport : key->sport;
+	g->af = key->af;
+	g->protocol = key->protocol;
 }
 
-int rvs_conntab_insert(struct rhashtable *ht, struct rvs_tuple *t)
+int rvs_tuple_set(struct rvs_tuple *t, const struct rvs_conn_key *key_in,
+		  const struct rvs_conn_key *key_out)
 {
-	return rhashtable_lookup_insert_fast(ht, &t->node, rvs_conn_params);
+	if (key_in->dir == 1)
+		return -EINVAL;
+	rvs_gkey_of(key_in, &t->g);
+	memcpy(t->daddr, key_in->daddr, sizeof(t->daddr));
+	t->dport = key_in->dport;
+	t->dir = key_in->dir;
+	t->has_out = 0;
+	memset(t->out_addr, 0, sizeof(t->out_addr));
+	t->out_port = 0;
+	memset(t->pad, 0, sizeof(t->pad));
+	if (key_out) {
+		struct rvs_conn_gkey g;
+
+		rvs_gkey_of(key_out, &g);
+		if (key_out->dir != 1 || memcmp(&g, &t->g, sizeof(g)))
+			return -EINVAL;
+		memcpy(t->out_addr, key_out->saddr, sizeof(t->out_addr));
+		t->out_port = key_out->sport;
+		t->has_out = 1;
+	}
+	return 0;
 }
 
-int rvs_conntab_remove(struct rhashtable *ht, struct rvs_tuple *t)
+/* Whether t holds key, t being of key's group. */
+static bool rvs_tuple_match(const struct rvs_tuple *t, const struct rvs_conn_key *key)
 {
-	return rhashtable_remove_fast(ht, &t->node, rvs_conn_params);
+	if (key->dir == 1)
+		return t->has_out && t->out_port == key->sport &&
+		       !memcmp(t->out_addr, key->saddr, sizeof(t->out_addr));
+	return t->dir == key->dir && t->dport == key->dport &&
+	       !memcmp(t->daddr, key->daddr, sizeof(t->daddr));
+}
+
+struct rvs_tuple *rvs_conntab_lookup(struct rhltable *ht, const struct rvs_conn_key *key,
+				     struct rvs_tuple *after)
+{
+	struct rhlist_head *pos;
+
+	if (after) {
+		pos = rcu_dereference(after->node.next);
+	} else {
+		struct rvs_conn_gkey g;
+
+		rvs_gkey_of(key, &g);
+		pos = rhltable_lookup(ht, &g, rvs_conn_params);
+	}
+	for (; pos; pos = rcu_dereference(pos->next)) {
+		struct rvs_tuple *t = container_of(pos, struct rvs_tuple, node);
+
+		if (rvs_tuple_match(t, key))
+			return t;
+	}
+	return NULL;
+}
+
+int rvs_conntab_insert(struct rhltable *ht, struct rvs_tuple *t)
+{
+	return rhltable_insert(ht, &t->node, rvs_conn_params);
+}
+
+int rvs_conntab_remove(struct rhltable *ht, struct rvs_tuple *t)
+{
+	return rhltable_remove(ht, &t->node, rvs_conn_params);
+}
+
+void rvs_conntab_walk_enter(struct rhltable *ht, struct rhashtable_iter *iter)
+{
+	rhltable_walk_enter(ht, iter);
 }
 
 void rvs_conntab_walk_start(struct rhashtable_iter *iter)
@@ -80,79 +151,29 @@ void rvs_conntab_walk_start(struct rhashtable_iter *iter)
 	rhashtable_walk_start(iter);
 }
 
-unsigned int rvs_conntab_buckets(struct rhashtable *ht)
+unsigned int rvs_conntab_buckets(struct rhltable *ht)
 {
-	return rht_dereference_rcu(ht->tbl, ht)->size;
+	return rht_dereference_rcu(ht->ht.tbl, &ht->ht)->size;
 }
 
-unsigned int rvs_conntab_bucket(struct rhashtable *ht, unsigned int hash, struct rvs_tuple **out,
+unsigned int rvs_conntab_bucket(struct rhltable *ht, unsigned int hash, struct rvs_tuple **out,
 				unsigned int max)
 {
-	struct bucket_table *tbl = rht_dereference_rcu(ht->tbl, ht);
+	struct bucket_table *tbl = rht_dereference_rcu(ht->ht.tbl, &ht->ht);
 	struct rhash_head *pos;
 	unsigned int n = 0;
 
 	hash &= tbl->size - 1;
 	rht_for_each_rcu(pos, tbl, hash) {
-		if (n == max)
-			break;
-		out[n++] = container_of(pos, struct rvs_tuple, node);
+		struct rhlist_head *l = container_of(pos, struct rhlist_head, rhead);
+
+		for (; l; l = rcu_dereference(l->next)) {
+			if (n == max)
+				return n;
+			out[n++] = container_of(l, struct rvs_tuple, node);
+		}
 	}
 	return n;
-}
-
-int rvs_conntab_replace(struct rhashtable *ht, struct rvs_tuple *old, struct rvs_tuple *new_t)
-{
-	return rhashtable_replace_fast(ht, &old->node, &new_t->node, rvs_conn_params);
-}
-
-static_assert(sizeof(struct list_head) == sizeof(struct callback_head));
-
-void rvs_orphans_init(struct rvs_orphans *o)
-{
-	spin_lock_init(&o->lock);
-	INIT_LIST_HEAD(&o->list);
-}
-
-void rvs_orphans_lock(struct rvs_orphans *o)
-{
-	spin_lock_bh(&o->lock);
-}
-
-void rvs_orphans_unlock(struct rvs_orphans *o)
-{
-	spin_unlock_bh(&o->lock);
-}
-
-void rvs_orphan_link(struct rvs_orphans *o, struct callback_head *node)
-{
-	list_add_tail((struct list_head *)node, &o->list);
-}
-
-void rvs_orphan_unlink(struct callback_head *node)
-{
-	list_del((struct list_head *)node);
-}
-
-void rvs_list_init(struct list_head *l)
-{
-	INIT_LIST_HEAD(l);
-}
-
-void rvs_orphans_take(struct rvs_orphans *o, struct list_head *at)
-{
-	list_splice_init(&o->list, at);
-}
-
-struct callback_head *rvs_orphans_next(struct rvs_orphans *o, struct list_head *l)
-{
-	struct list_head *first;
-
-	if (list_empty(l))
-		return NULL;
-	first = l->next;
-	list_move_tail(first, &o->list);
-	return (struct callback_head *)first;
 }
 
 bool rvs_timer_pending(const struct timer_list *timer)

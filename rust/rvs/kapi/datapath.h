@@ -35,58 +35,64 @@ struct rvs_conn_key {
 	__u8 pad;
 };
 
-/* One hashed tuple of a connection: the rhashtable link and its key. */
-struct rvs_tuple {
-	struct rhash_head node;
-	struct rvs_conn_key key;
+/*
+ * What the table groups entries by, as ip_vs hashes a connection (ip_vs_conn_hashkey): the
+ * client's address and port, with the family and protocol. That is the source of an "in" or
+ * template key and the destination of an "out" key, so one hashed node serves both directions
+ * and a reply is found in the same bucket as the request. 20 bytes, hashed with jhash2.
+ */
+struct rvs_conn_gkey {
+	__u8 addr[16];
+	__be16 port;
+	__u8 af;
+	__u8 protocol;
 };
 
-int rvs_conntab_init(struct rhashtable *ht);
+/*
+ * The hashed part of a connection-table entry: one rhltable node (entries of the same group are
+ * listed behind one bucket slot, newest first) and the entry's keys: the "in" (or template) key,
+ * whose source is the group, and, if has_out, the "out" key, whose destination is the group and
+ * whose source is out_addr/out_port.
+ */
+struct rvs_tuple {
+	struct rhlist_head node;
+	struct rvs_conn_gkey g;
+	__u8 daddr[16];
+	__u8 out_addr[16];
+	__be16 dport;
+	__be16 out_port;
+	__u8 dir;
+	__u8 has_out;
+	__u8 pad[2];
+};
+
+int rvs_conntab_init(struct rhltable *ht);
 /* A slab cache for the table's entries (kmem_cache_create, kmem_cache_alloc with GFP_ATOMIC,
  * kmem_cache_free, kmem_cache_destroy). */
 struct kmem_cache *rvs_cache_create(const char *name, unsigned int size, unsigned int align);
 void *rvs_cache_alloc(struct kmem_cache *c);
 void rvs_cache_free(struct kmem_cache *c, void *p);
 void rvs_cache_destroy(struct kmem_cache *c);
-void rvs_conntab_destroy(struct rhashtable *ht);
-/* RCU read side held by the caller. */
-struct rvs_tuple *rvs_conntab_lookup(struct rhashtable *ht, const struct rvs_conn_key *key);
-/* 0, -EEXIST if the key is taken, or an allocation error. */
-int rvs_conntab_insert(struct rhashtable *ht, struct rvs_tuple *t);
+void rvs_conntab_destroy(struct rhltable *ht);
+/* Fills t's keys from key_in and (if not NULL) key_out; -EINVAL if key_in is an "out" key or
+ * key_out's destination, family or protocol is not key_in's source's. */
+int rvs_tuple_set(struct rvs_tuple *t, const struct rvs_conn_key *key_in,
+		  const struct rvs_conn_key *key_out);
+/* The first tuple with key `key` (its direction picks which of a tuple's keys is compared),
+ * after tuple `after` of the same group if not NULL; NULL when there is none. RCU read side held
+ * by the caller. */
+struct rvs_tuple *rvs_conntab_lookup(struct rhltable *ht, const struct rvs_conn_key *key,
+				     struct rvs_tuple *after);
+/* 0 or an allocation error; an entry with the same keys goes behind the new one. */
+int rvs_conntab_insert(struct rhltable *ht, struct rvs_tuple *t);
 /* 0, or -ENOENT if the tuple is not in the table. */
-int rvs_conntab_remove(struct rhashtable *ht, struct rvs_tuple *t);
+int rvs_conntab_remove(struct rhltable *ht, struct rvs_tuple *t);
+void rvs_conntab_walk_enter(struct rhltable *ht, struct rhashtable_iter *iter);
 void rvs_conntab_walk_start(struct rhashtable_iter *iter);
-/* Puts new in old's place (same key); 0 or -ENOENT. */
-int rvs_conntab_replace(struct rhashtable *ht, struct rvs_tuple *old, struct rvs_tuple *new_t);
-
-/*
- * Entries whose "in" tuple was replaced (an invalidated connection or template that another
- * took the key of) are out of the rhashtable but still live until their timer unlinks them; a
- * table being torn down finds them here. Each is linked through its rcu_head, unused until the
- * entry is freed (struct list_head and struct callback_head are both two pointers). The lock is
- * taken with bottom halves off: timers unlink entries in softirq context.
- */
-struct rvs_orphans {
-	spinlock_t lock;
-	struct list_head list;
-};
-
-void rvs_orphans_init(struct rvs_orphans *o);
-void rvs_orphans_lock(struct rvs_orphans *o);
-void rvs_orphans_unlock(struct rvs_orphans *o);
-/* Under the lock: link or unlink an entry by its rcu_head. */
-void rvs_orphan_link(struct rvs_orphans *o, struct callback_head *node);
-void rvs_orphan_unlink(struct callback_head *node);
-/* Under the lock: moves every orphan to the initialised, empty list at (rvs_orphans_next hands
- * them back to o one at a time). */
-void rvs_orphans_take(struct rvs_orphans *o, struct list_head *at);
-void rvs_list_init(struct list_head *l);
-/* Under the lock: the first entry's rcu_head of list l, moved back to o's list; NULL if empty. */
-struct callback_head *rvs_orphans_next(struct rvs_orphans *o, struct list_head *l);
 /* The current bucket count, and up to max tuples of bucket hash % count (RCU read side held;
  * during a resize only the old table's buckets are seen). */
-unsigned int rvs_conntab_buckets(struct rhashtable *ht);
-unsigned int rvs_conntab_bucket(struct rhashtable *ht, unsigned int hash, struct rvs_tuple **out,
+unsigned int rvs_conntab_buckets(struct rhltable *ht);
+unsigned int rvs_conntab_bucket(struct rhltable *ht, unsigned int hash, struct rvs_tuple **out,
 				unsigned int max);
 /* timer_pending(). */
 bool rvs_timer_pending(const struct timer_list *timer);
