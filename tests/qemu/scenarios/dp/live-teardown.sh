@@ -144,7 +144,16 @@ if grep -qw "$other" <<<"$out"; then
 else
     dp_fail "$target persistent: the new connection did not go to $other: $out"
 fi
-dpd ipvsadm -L -c -n
+# The old template is still there, held by the open connection: listed beside the new one
+# (ip_vs lists it re-keyed with ports 65535, rvs with its own).
+listing=$(dpd ipvsadm -L -c -n)
+echo "$listing"
+n=$(awk -v c="$DP_CIP:0" '$4 == c' <<<"$listing" | wc -l)
+if [ "$n" -eq 2 ]; then
+    ok "$target persistent: the replaced and the new template are both listed"
+else
+    dp_fail "$target persistent: $n templates of $DP_CIP listed, expected 2"
+fi
 t_replaced=$SECONDS
 touch "$hold"
 wait "$held" 2>/dev/null || true
