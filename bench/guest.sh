@@ -315,7 +315,7 @@ w_profile() {
     # symbols up in their files under /lib/modules, where an insmod'ed rvs.ko is not, and
     # prints bare addresses for it.
     local report=(perf report -q --ignore-vmlinux --kallsyms /proc/kallsyms --stdio)
-    for c in pps-dr crr-nat scale-nat; do
+    for c in ${BENCH_PROFILE_CASES:-pps-dr crr-nat scale-nat}; do
         log "profile $c: topology"
         topo "${c#*-}"
         case "$c" in
@@ -366,7 +366,10 @@ w_profile() {
             awk '$4 ~ /^\[(rvs|ip_vs[a-z_]*)\]$/ { print $3 }' /proc/kallsyms >"$DP_WORK/modsyms"
             "${report[@]}" -i "$DP_WORK/perf.$c.$t" --sort sym 2>/dev/null |
                 awk 'NR == FNR { m[$1] = 1; next } ($3 in m)' "$DP_WORK/modsyms" - |
-                sed 's/[[:space:]]*$//' | head -12 >"$OUT/profile-$c-$t.module-syms" || true
+                sed 's/[[:space:]]*$//' | head -"${BENCH_PROFILE_SYMS:-12}" >"$OUT/profile-$c-$t.module-syms" || true
+            # Every symbol down to 0.05 %, to compare the two balancers outside their modules.
+            "${report[@]}" -i "$DP_WORK/perf.$c.$t" --sort sym --percent-limit 0.05 2>/dev/null |
+                sed 's/[[:space:]]*$//' >"$OUT/profile-$c-$t.all" || true
             log "profile $c $t: $(wc -l <"$OUT/profile-$c-$t.txt") symbols above 0.7 %, $(cat "$OUT/profile-$c-$t.module") % in the module (OUT/profile-$c-$t.*)"
         done
         dp_teardown

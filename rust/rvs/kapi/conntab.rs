@@ -12,8 +12,8 @@
 //! `rhltable`, newest first, and a lookup compares the rest of the key along that list. An entry
 //! with the same key as an older one therefore hides it, as ip_vs hashes a new connection in
 //! front of the one it replaces; the older one stays in the table until its timer unlinks it.
-//! Lookups of "in" keys also pass over entries their value calls hidden ([`Timed::hidden`]: an
-//! invalidated connection or template), as ip_vs re-keys an invalidated template out of reach.
+//! Lookups of "in" and template keys also pass over entries their value calls hidden
+//! ([`Timed::hidden`]: an invalidated template, which ip_vs re-keys out of reach).
 //!
 //! Lifetimes follow ip_vs exactly:
 //!
@@ -73,8 +73,8 @@ pub(crate) trait Timed: Sized + Send + Sync + 'static {
     /// never entered it.
     fn unlinked(&self, net: Option<&Net>);
 
-    /// Whether lookups of "in" and template keys pass over the entry (an invalidated one, which
-    /// the entry that took its place hides, or which nothing may find any more).
+    /// Whether lookups of "in" and template keys pass over the entry (one nothing may find any
+    /// more; "out" lookups still find it, until an entry with the same key hides it).
     fn hidden(&self) -> bool {
         false
     }
