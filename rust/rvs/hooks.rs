@@ -100,10 +100,12 @@ impl Pkt {
 }
 
 fn addr16(a: &crate::rvs_core::packet::Addr) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    let b = a.as_bytes();
-    out[..b.len()].copy_from_slice(b);
-    out
+    use crate::rvs_core::packet::Addr;
+    // Built whole: a copy of a variable length would be a call to memset and memcpy per address.
+    match *a {
+        Addr::V4([a, b, c, d]) => [a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        Addr::V6(x) => x,
+    }
 }
 
 /// How many bytes from the network header the packet path reads headers from: the IP header
@@ -205,7 +207,8 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     if (!skb.is_for_host() && st.hook != HookPoint::LocalOut) || !skb.has_dst() {
         return Verdict::Accept(skb);
     }
-    let Some(ns) = Netns::of(st.net) else {
+    let guard = rcu::read_lock();
+    let Some(ns) = Netns::of_rcu(st.net, &guard) else {
         return Verdict::Accept(skb);
     };
     if backup_only(ns) {
@@ -232,7 +235,6 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
             return Verdict::Accept(skb);
         }
     }
-    let guard = rcu::read_lock();
     let mut cp = if p.fragment && p.sport == 0 {
         None
     } else {
@@ -366,20 +368,19 @@ fn one_packet(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt, c: Conn) -> Ver
 
 /// `ip_vs_in_stats`: the destination's, its service's and the namespace's.
 fn in_stats(ns: &Netns, c: &Conn, len: u32) {
-    if let Some(d) = &c.dest {
-        if d.available.load(Relaxed) {
-            d.count_in(len);
-            ns.stats().inbound(len);
-        }
-    }
+    packet_stats(ns, c, false, len);
 }
 
 /// `ip_vs_out_stats`.
 fn out_stats(ns: &Netns, c: &Conn, len: u32) {
+    packet_stats(ns, c, true, len);
+}
+
+fn packet_stats(ns: &Netns, c: &Conn, out: bool, len: u32) {
     if let Some(d) = &c.dest {
         if d.available.load(Relaxed) {
-            d.count_out(len);
-            ns.stats().outbound(len);
+            let guard = rcu::read_lock();
+            d.count_packet(ns.stats(), out, len, &guard);
         }
     }
 }
@@ -794,7 +795,8 @@ pub(crate) fn out_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     if skb.ipvs_property() || !skb.has_dst() {
         return Verdict::Accept(skb);
     }
-    let Some(ns) = Netns::of(st.net) else {
+    let guard = rcu::read_lock();
+    let Some(ns) = Netns::of_rcu(st.net, &guard) else {
         return Verdict::Accept(skb);
     };
     let Some(mut p) = headers(&mut skb, st.ipv6) else {
@@ -826,7 +828,6 @@ pub(crate) fn out_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     if p.fragment {
         return Verdict::Accept(skb);
     }
-    let guard = rcu::read_lock();
     let key = conn::key(
         p.af,
         p.protocol,
@@ -1380,7 +1381,13 @@ pub(crate) fn forward_icmp_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
     if skb.ipvs_property() {
         return Verdict::Accept(skb);
     }
-    let Some(ns) = Netns::of(st.net) else {
+    // Most of what is forwarded is not ICMP: as `ip_vs_forward_icmp`, IPv4 looks at the
+    // header's protocol first (IPv6 needs the extension headers parsed).
+    if !st.ipv6 && skb.network().get(9).is_some_and(|&p| p != ICMP) {
+        return Verdict::Accept(skb);
+    }
+    let guard = rcu::read_lock();
+    let Some(ns) = Netns::of_rcu(st.net, &guard) else {
         return Verdict::Accept(skb);
     };
     if backup_only(ns) {

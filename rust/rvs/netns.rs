@@ -198,6 +198,11 @@ impl Netns {
         PERNET.get(net)
     }
 
+    /// [`Netns::of`] inside an RCU read section (the hooks), without a call.
+    pub(crate) fn of_rcu<'a>(net: &'a Net, guard: &RcuGuard) -> Option<&'a Self> {
+        PERNET.get_rcu(net, guard)
+    }
+
     /// Number of hash buckets of the connection table.
     pub(crate) fn conn_tab_size(&self) -> u32 {
         self.conn_tab_size

@@ -48,14 +48,15 @@ impl Stats {
         self.pcpu.add(CONNS, CONNS, 0);
     }
 
-    /// A packet of `bytes` went client → real server.
-    pub(crate) fn inbound(&self, bytes: u32) {
-        self.pcpu.add(INPKTS, INBYTES, bytes.into());
-    }
-
-    /// A packet of `bytes` went real server → client.
-    pub(crate) fn outbound(&self, bytes: u32) {
-        self.pcpu.add(OUTPKTS, OUTBYTES, bytes.into());
+    /// A packet of `bytes` went client → real server (real server → client if `out`): counted
+    /// in `self`, `b` and `c` at once.
+    pub(crate) fn packet3(&self, b: &Self, c: &Self, out: bool, bytes: u32) {
+        let (one, by) = if out {
+            (OUTPKTS, OUTBYTES)
+        } else {
+            (INPKTS, INBYTES)
+        };
+        self.pcpu.add3(&b.pcpu, &c.pcpu, one, by, bytes.into());
     }
 
     fn totals(&self) -> [u64; 5] {

@@ -267,18 +267,11 @@ impl Dest {
         }
     }
 
-    /// Counts a packet from the client into the destination's and its service's counters.
-    pub(crate) fn count_in(&self, len: u32) {
-        self.stats.inbound(len);
-        let guard = rcu::read_lock();
-        self.link.read(&guard).stats.inbound(len);
-    }
-
-    /// Counts a packet from the real server.
-    pub(crate) fn count_out(&self, len: u32) {
-        self.stats.outbound(len);
-        let guard = rcu::read_lock();
-        self.link.read(&guard).stats.outbound(len);
+    /// Counts a packet (from the real server if `out`) in the destination's, its service's and
+    /// `total`'s counters, with one call (the packet path's `ip_vs_in_stats`/`ip_vs_out_stats`).
+    pub(crate) fn count_packet(&self, total: &Stats, out: bool, len: u32, guard: &Guard) {
+        let svc = &self.link.read(guard).stats;
+        self.stats.packet3(svc, total, out, len);
     }
 
     /// Whether connections still use it (bound to it: connections count in `totalconns`,

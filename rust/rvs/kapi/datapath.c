@@ -38,19 +38,41 @@
 #include <net/netfilter/nf_conntrack_seqadj.h>
 #include <net/netfilter/nf_nat_helper.h>
 #include <net/route.h>
+#include <linux/unaligned.h>
 
 #include "datapath.h"
+
+/* Equal 16-byte addresses, compared inline (memcmp would be a call to bcmp). */
+static inline bool rvs_eq16(const void *a, const void *b)
+{
+	return !((get_unaligned((const u64 *)a) ^ get_unaligned((const u64 *)b)) |
+		 (get_unaligned((const u64 *)a + 1) ^ get_unaligned((const u64 *)b + 1)));
+}
+
+/* rhashtable's key comparison for groups: 0 when equal. */
+static int rvs_gkey_cmp(struct rhashtable_compare_arg *arg, const void *obj)
+{
+	const struct rvs_conn_gkey *k = arg->key;
+	const struct rvs_conn_gkey *g = &((const struct rvs_tuple *)obj)->g;
+
+	return !(rvs_eq16(k->addr, g->addr) &&
+		 *(const u32 *)&k->port == *(const u32 *)&g->port);
+}
 
 static const struct rhashtable_params rvs_conn_params = {
 	.key_len = sizeof(struct rvs_conn_gkey),
 	.key_offset = offsetof(struct rvs_tuple, g),
 	.head_offset = offsetof(struct rvs_tuple, node),
+	.obj_cmpfn = rvs_gkey_cmp,
 	.nelem_hint = 4096,
 	.min_size = 256,
 	.automatic_shrinking = true,
 };
 
+/* port, af and protocol are compared as one 32-bit word. */
 static_assert(sizeof(struct rvs_conn_gkey) == 20);
+static_assert(offsetof(struct rvs_conn_gkey, port) == 16);
+static_assert(offsetof(struct rvs_tuple, g) % 4 == 0);
 
 int rvs_conntab_init(struct rhltable *ht)
 {
@@ -103,10 +125,8 @@ int rvs_tuple_set(struct rvs_tuple *t, const struct rvs_conn_key *key_in,
 static bool rvs_tuple_match(const struct rvs_tuple *t, const struct rvs_conn_key *key)
 {
 	if (key->dir == 1)
-		return t->has_out && t->out_port == key->sport &&
-		       !memcmp(t->out_addr, key->saddr, sizeof(t->out_addr));
-	return t->dir == key->dir && t->dport == key->dport &&
-	       !memcmp(t->daddr, key->daddr, sizeof(t->daddr));
+		return t->has_out && t->out_port == key->sport && rvs_eq16(t->out_addr, key->saddr);
+	return t->dir == key->dir && t->dport == key->dport && rvs_eq16(t->daddr, key->daddr);
 }
 
 struct rvs_tuple *rvs_conntab_lookup(struct rhltable *ht, const struct rvs_conn_key *key,
@@ -402,11 +422,6 @@ void rvs_ct_kill_tuple(struct net *net, __u16 l3num, __u8 protonum, const __u8 *
 	nf_ct_put(ct);
 }
 
-bool rvs_skb_ipvs_property(const struct sk_buff *skb)
-{
-	return skb->ipvs_property;
-}
-
 void rvs_skb_set_ipvs_property(struct sk_buff *skb)
 {
 	skb->ipvs_property = 1;
@@ -489,11 +504,6 @@ void rvs_skb_tunnel_prepare(struct sk_buff *skb)
 __u32 rvs_skb_mark(const struct sk_buff *skb)
 {
 	return skb->mark;
-}
-
-int rvs_skb_network_offset(const struct sk_buff *skb)
-{
-	return skb_network_offset(skb);
 }
 
 bool rvs_skb_needs_headroom(const struct sk_buff *skb, unsigned int n)
@@ -819,6 +829,14 @@ void rvs_pcpu_stats_add(struct rvs_pcpu_stats *s, unsigned int i, unsigned int j
 
 	this_cpu_inc(p->cnt[i]);
 	this_cpu_add(p->cnt[j], v);
+}
+
+void rvs_pcpu_stats_add3(struct rvs_pcpu_stats *a, struct rvs_pcpu_stats *b,
+			 struct rvs_pcpu_stats *c, unsigned int i, unsigned int j, __u64 v)
+{
+	rvs_pcpu_stats_add(a, i, j, v);
+	rvs_pcpu_stats_add(b, i, j, v);
+	rvs_pcpu_stats_add(c, i, j, v);
 }
 
 void rvs_pcpu_stats_read(const struct rvs_pcpu_stats *s, unsigned int cpu, __u64 out[5])

@@ -46,7 +46,7 @@ struct rvs_conn_gkey {
 	__be16 port;
 	__u8 af;
 	__u8 protocol;
-};
+} __aligned(4);
 
 /*
  * The hashed part of a connection-table entry: one rhltable node (entries of the same group are
@@ -174,7 +174,6 @@ void rvs_ct_kill_tuple(struct net *net, __u16 l3num, __u8 protonum, const __u8 *
 		       __be16 sport, const __u8 *daddr, __be16 dport);
 
 /* sk_buff bitfields and small accessors. */
-bool rvs_skb_ipvs_property(const struct sk_buff *skb);
 void rvs_skb_set_ipvs_property(struct sk_buff *skb);
 unsigned int rvs_skb_pkt_type(const struct sk_buff *skb);
 unsigned int rvs_skb_ip_summed(const struct sk_buff *skb);
@@ -198,8 +197,6 @@ void rvs_skb_orphan_if_dev(struct sk_buff *skb);
 void rvs_skb_tunnel_prepare(struct sk_buff *skb);
 /* skb->mark. */
 __u32 rvs_skb_mark(const struct sk_buff *skb);
-/* The network header as a pointer and its offset from skb->data. */
-int rvs_skb_network_offset(const struct sk_buff *skb);
 /* skb_headroom < n || skb_cloned: the tunnel header needs a new buffer. */
 bool rvs_skb_needs_headroom(const struct sk_buff *skb, unsigned int n);
 /* Replaces *skb by a copy with n bytes of headroom (ip_vs_prepare_tunneled_skb's part). */
@@ -306,6 +303,9 @@ struct rvs_pcpu_stats *rvs_pcpu_stats_alloc(void);
 void rvs_pcpu_stats_free(struct rvs_pcpu_stats *s);
 /* cnt[i] += 1, cnt[j] += v on this CPU. */
 void rvs_pcpu_stats_add(struct rvs_pcpu_stats *s, unsigned int i, unsigned int j, __u64 v);
+/* rvs_pcpu_stats_add on a, b and c at once (a packet's destination, service and namespace). */
+void rvs_pcpu_stats_add3(struct rvs_pcpu_stats *a, struct rvs_pcpu_stats *b,
+			 struct rvs_pcpu_stats *c, unsigned int i, unsigned int j, __u64 v);
 /* CPU cpu's counters. */
 void rvs_pcpu_stats_read(const struct rvs_pcpu_stats *s, unsigned int cpu, __u64 out[5]);
 /* The next possible CPU after prev (-1 for the first), or nr_cpu_ids at the end. */

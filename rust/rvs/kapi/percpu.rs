@@ -47,6 +47,16 @@ impl Counters {
         unsafe { bindings::rvs_pcpu_stats_add(self.p.as_ptr(), one, by, v) };
     }
 
+    /// [`Counters::add`] on `self`, `b` and `c` in one call (the packet path counts each packet
+    /// three times: destination, service, namespace).
+    pub(crate) fn add3(&self, b: &Self, c: &Self, one: u32, by: u32, v: u64) {
+        // SAFETY: The three are live (type invariant); indexes are below 5 (callers use the
+        // constants).
+        unsafe {
+            bindings::rvs_pcpu_stats_add3(self.p.as_ptr(), b.p.as_ptr(), c.p.as_ptr(), one, by, v)
+        };
+    }
+
     /// The counters of `cpu`, a possible CPU.
     pub(crate) fn of_cpu(&self, cpu: u32) -> [u64; 5] {
         let mut out = [0u64; 5];

@@ -138,6 +138,30 @@ impl<T: NetState> Pernet<T> {
         unsafe { state.as_ref() }
     }
 
+    /// [`Pernet::get`] for a caller in an RCU read section (the packet path): reads the
+    /// namespace's generic array itself, where `net_generic` is a call that takes a read lock of
+    /// its own.
+    pub(crate) fn get_rcu<'a>(
+        &'static self,
+        net: &'a Net,
+        _guard: &super::rcu::Guard,
+    ) -> Option<&'a T> {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: As in `get`; `net->gen` is read as `rcu_dereference` does (the guard holds the
+        // read section for the array), and `ptr[id]` is `net_generic`'s own indexing: the array
+        // of pointers starts at the `net_generic` (its header shares the first slots).
+        let state = unsafe {
+            let ng = core::ptr::read_volatile(core::ptr::addr_of!((*net.as_ptr()).gen));
+            let ptrs = ng.cast::<*mut core::ffi::c_void>();
+            let slot = ptrs.add(*self.id.get() as usize).read().cast::<*mut T>();
+            slot.read()
+        };
+        // SAFETY: See above: the pointer is either null or a live boxed `T`.
+        unsafe { state.as_ref() }
+    }
+
     /// The `init` of the `pernet_operations`.
     ///
     /// # Safety

@@ -99,10 +99,19 @@ impl Skb {
         unsafe { bindings::rvs_skb_mark(self.raw()) }
     }
 
-    /// `skb->ipvs_property`: already handled by rvs.
+    /// `skb->ipvs_property`: already handled by rvs. Read here rather than through a C call:
+    /// every hook asks.
     pub(crate) fn ipvs_property(&self) -> bool {
-        // SAFETY: As above.
-        unsafe { bindings::rvs_skb_ipvs_property(self.raw()) }
+        // SAFETY: The skb is live; both views of the headers group (`struct_group`) are the same
+        // bytes.
+        unsafe {
+            self.sk()
+                .__bindgen_anon_4
+                .__bindgen_anon_1
+                .as_ref()
+                .ipvs_property()
+                != 0
+        }
     }
 
     /// Marks the packet as handled by rvs (`skb->ipvs_property = 1`).
@@ -249,9 +258,15 @@ impl Skb {
         unsafe { bindings::skb_ensure_writable(self.raw(), total) == 0 }
     }
 
+    /// `skb_network_offset` (0 if negative), computed here: the packet path asks many times.
     fn network_offset(&self) -> usize {
-        // SAFETY: The skb is live (type invariant).
-        let off = unsafe { bindings::rvs_skb_network_offset(self.raw()) };
+        let sk = self.sk();
+        // SAFETY: The skb is live; both views of the headers group (`struct_group`) are the same
+        // bytes.
+        let nh = unsafe { sk.__bindgen_anon_4.__bindgen_anon_1.as_ref().network_header };
+        let off = (sk.head as usize)
+            .wrapping_add(usize::from(nh))
+            .wrapping_sub(sk.data as usize) as isize;
         usize::try_from(off).unwrap_or(0)
     }
 
