@@ -427,11 +427,6 @@ void rvs_skb_set_ipvs_property(struct sk_buff *skb)
 	skb->ipvs_property = 1;
 }
 
-unsigned int rvs_skb_pkt_type(const struct sk_buff *skb)
-{
-	return skb->pkt_type;
-}
-
 unsigned int rvs_skb_ip_summed(const struct sk_buff *skb)
 {
 	return skb->ip_summed;
@@ -474,11 +469,6 @@ bool rvs_skb_is_gso_sctp(const struct sk_buff *skb)
 	return skb_is_gso(skb) && skb_is_gso_sctp(skb);
 }
 
-bool rvs_skb_has_dst(const struct sk_buff *skb)
-{
-	return skb_dst(skb) != NULL;
-}
-
 void rvs_skb_prepare_forward(struct sk_buff *skb)
 {
 	skb_forward_csum(skb);
@@ -499,11 +489,6 @@ void rvs_skb_tunnel_prepare(struct sk_buff *skb)
 	skb_forward_csum(skb);
 	if (skb->dev)
 		skb_clear_tstamp(skb);
-}
-
-__u32 rvs_skb_mark(const struct sk_buff *skb)
-{
-	return skb->mark;
 }
 
 bool rvs_skb_needs_headroom(const struct sk_buff *skb, unsigned int n)

@@ -175,7 +175,6 @@ void rvs_ct_kill_tuple(struct net *net, __u16 l3num, __u8 protonum, const __u8 *
 
 /* sk_buff bitfields and small accessors. */
 void rvs_skb_set_ipvs_property(struct sk_buff *skb);
-unsigned int rvs_skb_pkt_type(const struct sk_buff *skb);
 unsigned int rvs_skb_ip_summed(const struct sk_buff *skb);
 void rvs_skb_set_ip_summed(struct sk_buff *skb, unsigned int v);
 void rvs_skb_set_ignore_df(struct sk_buff *skb);
@@ -187,16 +186,12 @@ bool rvs_skb_rt_is_input(const struct sk_buff *skb);
 bool rvs_skb_rt6_is_local(const struct sk_buff *skb);
 /* skb_is_gso(skb) && skb_is_gso_sctp(skb): an SCTP packet to be segmented (GSO_BY_FRAGS). */
 bool rvs_skb_is_gso_sctp(const struct sk_buff *skb);
-/* skb_dst(skb) != NULL. */
-bool rvs_skb_has_dst(const struct sk_buff *skb);
 /* skb_forward_csum + skb_clear_tstamp when it came in on a device. */
 void rvs_skb_prepare_forward(struct sk_buff *skb);
 /* ip_vs_drop_early_demux_sk(). */
 void rvs_skb_orphan_if_dev(struct sk_buff *skb);
 /* ip_vs_tunnel_xmit_prepare() without conntrack confirmation. */
 void rvs_skb_tunnel_prepare(struct sk_buff *skb);
-/* skb->mark. */
-__u32 rvs_skb_mark(const struct sk_buff *skb);
 /* skb_headroom < n || skb_cloned: the tunnel header needs a new buffer. */
 bool rvs_skb_needs_headroom(const struct sk_buff *skb, unsigned int n);
 /* Replaces *skb by a copy with n bytes of headroom (ip_vs_prepare_tunneled_skb's part). */

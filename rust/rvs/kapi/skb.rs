@@ -93,25 +93,22 @@ impl Skb {
         self.sk().len
     }
 
-    /// `skb->mark` (the firewall mark).
-    pub(crate) fn mark(&self) -> u32 {
-        // SAFETY: The skb is live (type invariant); the call only reads it.
-        unsafe { bindings::rvs_skb_mark(self.raw()) }
+    /// The skb's headers group (`struct_group(headers, ..)`: the bitfields, marks and header
+    /// offsets), read here rather than through C calls, as every hook reads some of it.
+    fn hdr(&self) -> &bindings::sk_buff__bindgen_ty_4__bindgen_ty_1 {
+        // SAFETY: The skb is live (type invariant); both views of the group are the same bytes.
+        unsafe { self.sk().__bindgen_anon_4.__bindgen_anon_1.as_ref() }
     }
 
-    /// `skb->ipvs_property`: already handled by rvs. Read here rather than through a C call:
-    /// every hook asks.
+    /// `skb->mark` (the firewall mark).
+    pub(crate) fn mark(&self) -> u32 {
+        // SAFETY: `mark` and `reserved_tailroom` share a union; the packet path uses `mark`.
+        unsafe { self.hdr().__bindgen_anon_4.mark }
+    }
+
+    /// `skb->ipvs_property`: already handled by rvs.
     pub(crate) fn ipvs_property(&self) -> bool {
-        // SAFETY: The skb is live; both views of the headers group (`struct_group`) are the same
-        // bytes.
-        unsafe {
-            self.sk()
-                .__bindgen_anon_4
-                .__bindgen_anon_1
-                .as_ref()
-                .ipvs_property()
-                != 0
-        }
+        self.hdr().ipvs_property() != 0
     }
 
     /// Marks the packet as handled by rvs (`skb->ipvs_property = 1`).
@@ -122,14 +119,14 @@ impl Skb {
 
     /// `skb->pkt_type == PACKET_HOST`.
     pub(crate) fn is_for_host(&self) -> bool {
-        // SAFETY: The skb is live (type invariant).
-        unsafe { bindings::rvs_skb_pkt_type(self.raw()) == PACKET_HOST }
+        u32::from(self.hdr().pkt_type()) == PACKET_HOST
     }
 
     /// `skb_dst(skb) != NULL`.
     pub(crate) fn has_dst(&self) -> bool {
-        // SAFETY: As above.
-        unsafe { bindings::rvs_skb_has_dst(self.raw()) }
+        // SAFETY: The skb is live; `_skb_refdst` is the union's member while the skb is in the
+        // IP stack (`skb_dst`: the pointer without its `SKB_DST_NOREF` bit).
+        unsafe { self.sk().__bindgen_anon_3.__bindgen_anon_1._skb_refdst & !1 != 0 }
     }
 
     /// `!skb->dev || skb->dev->flags & IFF_LOOPBACK`: locally generated.
@@ -159,8 +156,7 @@ impl Skb {
 
     /// The checksum state is `CHECKSUM_PARTIAL` (the NIC, or the stack, completes it).
     pub(crate) fn csum_partial(&self) -> bool {
-        // SAFETY: The skb is live (type invariant).
-        unsafe { bindings::rvs_skb_ip_summed(self.raw()) == CHECKSUM_PARTIAL }
+        u32::from(self.hdr().ip_summed()) == CHECKSUM_PARTIAL
     }
 
     /// For a `CHECKSUM_PARTIAL` packet: where the checksum's coverage starts, from the
@@ -261,9 +257,7 @@ impl Skb {
     /// `skb_network_offset` (0 if negative), computed here: the packet path asks many times.
     fn network_offset(&self) -> usize {
         let sk = self.sk();
-        // SAFETY: The skb is live; both views of the headers group (`struct_group`) are the same
-        // bytes.
-        let nh = unsafe { sk.__bindgen_anon_4.__bindgen_anon_1.as_ref().network_header };
+        let nh = self.hdr().network_header;
         let off = (sk.head as usize)
             .wrapping_add(usize::from(nh))
             .wrapping_sub(sk.data as usize) as isize;
