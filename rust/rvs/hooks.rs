@@ -331,11 +331,11 @@ pub(crate) fn in_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
         }
     };
 
-    in_stats(ns, &c, skb.len());
+    in_stats(ns, &c, skb.len(), &guard);
     if let Some(t) = set_state(ns, &c, &p, Direction::Input, &guard) {
         c.set_timeout(t);
     }
-    let verdict = xmit::transmit(ns, skb, st, &c, &p);
+    let verdict = xmit::transmit(ns, skb, st, &c, &p, &guard);
     let pkts = c.in_pkts.fetch_add(1, Relaxed).wrapping_add(1);
     if ns.sync().state() & daemon_state::MASTER != 0 {
         crate::sync::sync_conn(ns, &c, c.timeout(), pkts as i32);
@@ -354,8 +354,8 @@ fn backup_only(ns: &Netns) -> bool {
 /// A one-packet-scheduled UDP datagram: its connection lives for this packet only and never
 /// enters the table (`IP_VS_CONN_F_ONE_PACKET`).
 fn one_packet(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt, c: Conn) -> Verdict {
-    in_stats(ns, &c, skb.len());
-    let v = xmit::transmit(ns, skb, st, &c, p);
+    in_stats(ns, &c, skb.len(), &rcu::read_lock());
+    let v = xmit::transmit(ns, skb, st, &c, p, &rcu::read_lock());
     // A one-packet connection is never synced; its template is, or counts the packet.
     if ns.sync().state() & daemon_state::MASTER != 0 {
         crate::sync::sync_control(ns, &c);
@@ -367,20 +367,19 @@ fn one_packet(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt, c: Conn) -> Ver
 }
 
 /// `ip_vs_in_stats`: the destination's, its service's and the namespace's.
-fn in_stats(ns: &Netns, c: &Conn, len: u32) {
-    packet_stats(ns, c, false, len);
+fn in_stats(ns: &Netns, c: &Conn, len: u32, guard: &Guard) {
+    packet_stats(ns, c, false, len, guard);
 }
 
 /// `ip_vs_out_stats`.
-fn out_stats(ns: &Netns, c: &Conn, len: u32) {
-    packet_stats(ns, c, true, len);
+fn out_stats(ns: &Netns, c: &Conn, len: u32, guard: &Guard) {
+    packet_stats(ns, c, true, len, guard);
 }
 
-fn packet_stats(ns: &Netns, c: &Conn, out: bool, len: u32) {
+fn packet_stats(ns: &Netns, c: &Conn, out: bool, len: u32, guard: &Guard) {
     if let Some(d) = &c.dest {
         if d.available.load(Relaxed) {
-            let guard = rcu::read_lock();
-            d.count_packet(ns.stats(), out, len, &guard);
+            d.count_packet(ns.stats(), out, len, guard);
         }
     }
 }
@@ -753,7 +752,7 @@ fn leave(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, svc: &Service) -
             .with_fwmark(p.mark);
         if ops {
             // `set_state` only sets the timeout of a connection that is not kept.
-            let v = xmit::transmit(ns, skb, st, &c, p);
+            let v = xmit::transmit(ns, skb, st, &c, p, &guard);
             c.unlinked(None);
             return v;
         }
@@ -763,7 +762,7 @@ fn leave(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, svc: &Service) -
         if let Some(t) = set_state(ns, &c, p, Direction::Input, &guard) {
             c.set_timeout(t);
         }
-        let v = xmit::transmit(ns, skb, st, &c, p);
+        let v = xmit::transmit(ns, skb, st, &c, p, &guard);
         c.in_pkts.fetch_add(1, Relaxed);
         c.put();
         return v;
@@ -844,7 +843,7 @@ pub(crate) fn out_hook(mut skb: Skb, st: &HookState<'_>) -> Verdict {
             match rs_conn_out(ns, &mut skb, &p, &guard) {
                 Some(Out::Kept(c)) => return handle_response(ns, skb, st, &p, c, &guard),
                 Some(Out::OnePacket(c)) => {
-                    let v = match respond(ns, skb, st, &p, &c) {
+                    let v = match respond(ns, skb, st, &p, &c, &guard) {
                         Ok(skb) => Verdict::Accept(skb),
                         Err(stolen) => Verdict::Stolen(stolen),
                     };
@@ -961,7 +960,7 @@ fn handle_response(
     c: Ref<Conn>,
     guard: &Guard,
 ) -> Verdict {
-    let skb = match respond(ns, skb, st, p, &c) {
+    let skb = match respond(ns, skb, st, p, &c, guard) {
         Ok(skb) => skb,
         Err(stolen) => {
             c.put();
@@ -977,7 +976,14 @@ fn handle_response(
 
 /// `handle_response`'s rewriting and counting: NAT back to the virtual address and port
 /// (re-routed as a local packet with `snat_reroute`), the output statistics, the marks.
-fn respond(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, c: &Conn) -> Result<Skb, Stolen> {
+fn respond(
+    ns: &Netns,
+    mut skb: Skb,
+    st: &HookState<'_>,
+    p: &Pkt,
+    c: &Conn,
+    guard: &Guard,
+) -> Result<Skb, Stolen> {
     if c.fwd() == conn_flag::MASQ {
         // An application helper reads the packet first (`tcp_snat_handler`).
         if c.app().is_some() && !ftp::pkt_out(ns, &mut skb, c, p) {
@@ -993,7 +999,7 @@ fn respond(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, c: &Conn) -> R
             return Err(skb.free());
         }
     }
-    out_stats(ns, c, skb.len());
+    out_stats(ns, c, skb.len(), guard);
     skb.set_ipvs_property();
     nfct::track(&mut skb, c, false);
     Ok(skb)
@@ -1206,7 +1212,7 @@ fn tunnel_icmp(
     }
     skb.icmp_send(i32::from(icmp_type), i32::from(code), info);
     // The error may be shorter, but it is counted (as ip_vs does).
-    out_stats(ns, &f.c, skb.len());
+    out_stats(ns, &f.c, skb.len(), guard);
     Ok(Verdict::Stolen(skb.free()))
 }
 
@@ -1284,9 +1290,9 @@ fn icmp_in_xmit(
     err: &icmp::IcmpError,
     len: usize,
 ) -> Verdict {
-    in_stats(ns, c, skb.len());
+    in_stats(ns, c, skb.len(), &rcu::read_lock());
     if c.fwd() != conn_flag::MASQ {
-        let v = xmit::transmit(ns, skb, st, c, p);
+        let v = xmit::transmit(ns, skb, st, c, p, &rcu::read_lock());
         c.in_pkts.fetch_add(1, Relaxed);
         return v;
     }
@@ -1368,7 +1374,7 @@ fn out_icmp(ns: &Netns, skb: Skb, st: &HookState<'_>) -> Result<Verdict, Skb> {
             return Ok(Verdict::Drop(skb));
         }
     }
-    out_stats(ns, &c, skb.len());
+    out_stats(ns, &c, skb.len(), &guard);
     skb.set_ipvs_property();
     nfct::track(&mut skb, &c, false);
     Ok(Verdict::Accept(skb))

@@ -52,11 +52,21 @@ const IPPROTO_UDP: u8 = 17;
 const IPPROTO_GRE: u8 = 47;
 
 /// Sends a packet of connection `c` to its real server.
-pub(crate) fn transmit(ns: &Netns, skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
+///
+/// `guard` is the caller's read section, which the packet is sent in: a destination's cached
+/// route is valid for it.
+pub(crate) fn transmit(
+    ns: &Netns,
+    skb: Skb,
+    st: &HookState<'_>,
+    c: &Conn,
+    p: &Pkt,
+    guard: &Guard,
+) -> Verdict {
     match c.fwd() {
-        conn_flag::MASQ => nat_xmit(ns, skb, st, c, p),
-        conn_flag::DROUTE => dr_xmit(ns, skb, st, c, p),
-        conn_flag::TUNNEL => tunnel_xmit(ns, skb, st, c, p),
+        conn_flag::MASQ => nat_xmit(ns, skb, st, c, p, guard),
+        conn_flag::DROUTE => dr_xmit(ns, skb, st, c, p, guard),
+        conn_flag::TUNNEL => tunnel_xmit(ns, skb, st, c, p, guard),
         conn_flag::BYPASS => bypass_xmit(ns, skb, st, c, p),
         // LOCALNODE: to the local stack.
         _ => local(skb, c),
@@ -260,10 +270,15 @@ fn synced_to_local(skb: &Skb, c: &Conn, local: bool) -> bool {
 }
 
 /// `ip_vs_nat_xmit` / `_v6`.
-fn nat_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
-    // The cached route is valid for this read section, which the packet is sent in.
-    let guard = rcu::read_lock();
-    let Some(rt) = route(st, c, false, false, &guard) else {
+fn nat_xmit(
+    ns: &Netns,
+    mut skb: Skb,
+    st: &HookState<'_>,
+    c: &Conn,
+    p: &Pkt,
+    guard: &Guard,
+) -> Verdict {
+    let Some(rt) = route(st, c, false, false, guard) else {
         return Verdict::Stolen(skb.free());
     };
     let mtu = rt.mtu();
@@ -412,10 +427,15 @@ fn rewrite(
 }
 
 /// `ip_vs_dr_xmit` / `_v6`.
-fn dr_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
-    // The cached route is valid for this read section, which the packet is sent in.
-    let guard = rcu::read_lock();
-    let Some(rt) = route(st, c, true, false, &guard) else {
+fn dr_xmit(
+    ns: &Netns,
+    mut skb: Skb,
+    st: &HookState<'_>,
+    c: &Conn,
+    p: &Pkt,
+    guard: &Guard,
+) -> Verdict {
+    let Some(rt) = route(st, c, true, false, guard) else {
         return Verdict::Stolen(skb.free());
     };
     let mtu = rt.mtu();
@@ -438,7 +458,14 @@ fn ecn_encapsulate(ds: u8) -> u8 {
 /// `ip_vs_tunnel_xmit` / `_v6`: IPIP (or IPv6) encapsulation, optionally inside GUE (UDP to
 /// the destination's tunnel port) or GRE, with an IPv4 or IPv6 outer header by the real
 /// server's family.
-fn tunnel_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) -> Verdict {
+fn tunnel_xmit(
+    ns: &Netns,
+    mut skb: Skb,
+    st: &HookState<'_>,
+    c: &Conn,
+    p: &Pkt,
+    guard: &Guard,
+) -> Verdict {
     let outer6 = c.daf == AF_INET6;
     let (tun_type, tun_port, tun_flags) = c.dest.as_ref().map_or((TUN_IPIP, 0, 0), |d| {
         (
@@ -459,9 +486,7 @@ fn tunnel_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) 
         TUN_GRE => gre_hlen(tun_csum),
         _ => 0,
     };
-    // The cached route is valid for this read section, which the packet is sent in.
-    let guard = rcu::read_lock();
-    let Some(rt) = route(st, c, false, true, &guard) else {
+    let Some(rt) = route(st, c, false, true, guard) else {
         return Verdict::Stolen(skb.free());
     };
     let outer_len: u32 = if outer6 { 40 } else { 20 };
