@@ -270,15 +270,8 @@ fn synced_to_local(skb: &Skb, c: &Conn, local: bool) -> bool {
 }
 
 /// `ip_vs_nat_xmit` / `_v6`.
-fn nat_xmit(
-    ns: &Netns,
-    mut skb: Skb,
-    st: &HookState<'_>,
-    c: &Conn,
-    p: &Pkt,
-    guard: &Guard,
-) -> Verdict {
-    let Some(rt) = route(st, c, false, false, guard) else {
+fn nat_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt, g: &Guard) -> Verdict {
+    let Some(rt) = route(st, c, false, false, g) else {
         return Verdict::Stolen(skb.free());
     };
     let mtu = rt.mtu();
@@ -427,15 +420,8 @@ fn rewrite(
 }
 
 /// `ip_vs_dr_xmit` / `_v6`.
-fn dr_xmit(
-    ns: &Netns,
-    mut skb: Skb,
-    st: &HookState<'_>,
-    c: &Conn,
-    p: &Pkt,
-    guard: &Guard,
-) -> Verdict {
-    let Some(rt) = route(st, c, true, false, guard) else {
+fn dr_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt, g: &Guard) -> Verdict {
+    let Some(rt) = route(st, c, true, false, g) else {
         return Verdict::Stolen(skb.free());
     };
     let mtu = rt.mtu();
@@ -464,7 +450,7 @@ fn tunnel_xmit(
     st: &HookState<'_>,
     c: &Conn,
     p: &Pkt,
-    guard: &Guard,
+    g: &Guard,
 ) -> Verdict {
     let outer6 = c.daf == AF_INET6;
     let (tun_type, tun_port, tun_flags) = c.dest.as_ref().map_or((TUN_IPIP, 0, 0), |d| {
@@ -486,7 +472,7 @@ fn tunnel_xmit(
         TUN_GRE => gre_hlen(tun_csum),
         _ => 0,
     };
-    let Some(rt) = route(st, c, false, true, guard) else {
+    let Some(rt) = route(st, c, false, true, g) else {
         return Verdict::Stolen(skb.free());
     };
     let outer_len: u32 = if outer6 { 40 } else { 20 };
