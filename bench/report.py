@@ -255,7 +255,8 @@ def markdown(rows, by, env, machine, out, crit):
     L.append("")
     once = env.get("BENCH_SCALE_ONCE", "").strip()
     L.append("Scaled for TCG (a full run takes about 65 minutes): durations of 5-6 s per run; the")
-    L.append(f"table-scale and memory workloads run {env.get('BENCH_SCALE_ITER', '?')} iterations"
+    n = env.get("BENCH_SCALE_ITER", "?")
+    L.append(f"table-scale and memory workloads run {'once' if n == '1' else n + ' iterations'}"
              + (f", and their largest size(s) ({once} entries) only in the first, so those figures"
                 " are single measurements" if once else
                 " at every size (filling a million entries takes minutes under emulation)")
