@@ -354,8 +354,9 @@ fn backup_only(ns: &Netns) -> bool {
 /// A one-packet-scheduled UDP datagram: its connection lives for this packet only and never
 /// enters the table (`IP_VS_CONN_F_ONE_PACKET`).
 fn one_packet(ns: &Netns, skb: Skb, st: &HookState<'_>, p: &Pkt, c: Conn) -> Verdict {
-    in_stats(ns, &c, skb.len(), &rcu::read_lock());
-    let v = xmit::transmit(ns, skb, st, &c, p, &rcu::read_lock());
+    let guard = rcu::read_lock();
+    in_stats(ns, &c, skb.len(), &guard);
+    let v = xmit::transmit(ns, skb, st, &c, p, &guard);
     // A one-packet connection is never synced; its template is, or counts the packet.
     if ns.sync().state() & daemon_state::MASTER != 0 {
         crate::sync::sync_control(ns, &c);
@@ -1290,9 +1291,10 @@ fn icmp_in_xmit(
     err: &icmp::IcmpError,
     len: usize,
 ) -> Verdict {
-    in_stats(ns, c, skb.len(), &rcu::read_lock());
+    let guard = rcu::read_lock();
+    in_stats(ns, c, skb.len(), &guard);
     if c.fwd() != conn_flag::MASQ {
-        let v = xmit::transmit(ns, skb, st, c, p, &rcu::read_lock());
+        let v = xmit::transmit(ns, skb, st, c, p, &guard);
         c.in_pkts.fetch_add(1, Relaxed);
         return v;
     }

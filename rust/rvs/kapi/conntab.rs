@@ -372,13 +372,14 @@ impl<T: Timed> Table<T> {
     fn alloc(&self, value: T, keys: &[Key], timeout: u32) -> Result<NonNull<Entry<T>>, Error> {
         // SAFETY: All-zero is a valid unlinked `rvs_tuple`.
         let tuple = Opaque::new(unsafe { core::mem::zeroed::<bindings::rvs_tuple>() });
-        let out = keys.get(1).map_or(core::ptr::null(), core::ptr::from_ref);
-        let set = match keys.first() {
-            // SAFETY: The tuple is a local we own; the keys are readable.
-            Some(k) => unsafe { bindings::rvs_tuple_set(tuple.get(), k, out) },
-            None => EINVAL.to_errno(),
+        let set = match keys {
+            // SAFETY: The tuple is a local we own; the key is readable.
+            [k] => unsafe { bindings::rvs_tuple_set(tuple.get(), k, core::ptr::null()) },
+            // SAFETY: As above, for both keys.
+            [k, o] => unsafe { bindings::rvs_tuple_set(tuple.get(), k, o) },
+            _ => EINVAL.to_errno(),
         };
-        if set != 0 || keys.len() > 2 {
+        if set != 0 {
             // Keys of different clients: a caller's bug, refused as ip_vs could not hash it.
             value.unlinked(None);
             drop(value);
@@ -431,11 +432,11 @@ impl<T: Timed> Table<T> {
     /// hashes a connection in front of the one it replaces), until its timer unlinks it.
     pub(crate) fn insert(&self, value: T, keys: &[Key], timeout: u32) -> Result<Ref<T>> {
         let e = self.alloc(value, keys, timeout)?;
-        self.publish(e, timeout)
+        self.publish(e)
     }
 
-    /// Puts an entry from `alloc` in the table and arms its timer.
-    fn publish(&self, e: NonNull<Entry<T>>, timeout: u32) -> Result<Ref<T>> {
+    /// Puts an entry from `alloc` in the table and arms its timer with its timeout.
+    fn publish(&self, e: NonNull<Entry<T>>) -> Result<Ref<T>> {
         // SAFETY: `e` is a live entry of ours.
         let entry = unsafe { e.as_ref() };
         // SAFETY: The table is initialised and the tuple lives in its entry's slab object.
@@ -446,7 +447,7 @@ impl<T: Timed> Table<T> {
             return Err(Error::from_errno(ret));
         }
         self.inner.count.fetch_add(1, Ordering::Relaxed);
-        entry.rearm(timeout);
+        entry.rearm(entry.timeout.load(Ordering::Relaxed));
         // INVARIANT: the entry was created with the caller's count.
         Ok(Ref { entry: e })
     }
@@ -471,7 +472,7 @@ impl<T: Timed> Table<T> {
             }
             old.expire_now();
         }
-        self.publish(e, timeout)
+        self.publish(e)
     }
 
     /// Calls `f` with every entry (once each) and the jiffies left until its timer fires.

@@ -87,7 +87,7 @@ void rvs_conntab_destroy(struct rhltable *ht)
 /* The group of a key: an "out" key's destination, else its source. */
 static void rvs_gkey_of(const struct rvs_conn_key *key, struct rvs_conn_gkey *g)
 {
-	bool out = key->dir == 1;
+	bool out = key->dir == RVS_DIR_OUT;
 
 	memcpy(g->addr, out ? key->daddr : key->saddr, sizeof(g->addr));
 	g->port = out ? key->dport : key->sport;
@@ -98,7 +98,7 @@ static void rvs_gkey_of(const struct rvs_conn_key *key, struct rvs_conn_gkey *g)
 int rvs_tuple_set(struct rvs_tuple *t, const struct rvs_conn_key *key_in,
 		  const struct rvs_conn_key *key_out)
 {
-	if (key_in->dir == 1)
+	if (key_in->dir == RVS_DIR_OUT)
 		return -EINVAL;
 	rvs_gkey_of(key_in, &t->g);
 	memcpy(t->daddr, key_in->daddr, sizeof(t->daddr));
@@ -112,7 +112,7 @@ int rvs_tuple_set(struct rvs_tuple *t, const struct rvs_conn_key *key_in,
 		struct rvs_conn_gkey g;
 
 		rvs_gkey_of(key_out, &g);
-		if (key_out->dir != 1 || memcmp(&g, &t->g, sizeof(g)))
+		if (key_out->dir != RVS_DIR_OUT || memcmp(&g, &t->g, sizeof(g)))
 			return -EINVAL;
 		memcpy(t->out_addr, key_out->saddr, sizeof(t->out_addr));
 		t->out_port = key_out->sport;
@@ -124,7 +124,7 @@ int rvs_tuple_set(struct rvs_tuple *t, const struct rvs_conn_key *key_in,
 /* Whether t holds key, t being of key's group. */
 static bool rvs_tuple_match(const struct rvs_tuple *t, const struct rvs_conn_key *key)
 {
-	if (key->dir == 1)
+	if (key->dir == RVS_DIR_OUT)
 		return t->has_out && t->out_port == key->sport && rvs_eq16(t->out_addr, key->saddr);
 	return t->dir == key->dir && t->dport == key->dport && rvs_eq16(t->daddr, key->daddr);
 }

@@ -24,6 +24,9 @@ struct net;
  * and port of a packet, with family, protocol and direction (in, out, template) so that tuples of
  * different kinds never match each other. 40 bytes, hashed with jhash2.
  */
+/* The direction byte of an "out" key (conntab.rs's DIR_OUT). */
+#define RVS_DIR_OUT 1
+
 struct rvs_conn_key {
 	__u8 saddr[16];
 	__u8 daddr[16];

@@ -123,24 +123,11 @@ impl<T: NetState> Pernet<T> {
 
     /// The state of namespace `net`, or `None` while the table is not registered.
     pub(crate) fn get<'a>(&'static self, net: &'a Net) -> Option<&'a T> {
-        if !self.live.load(Ordering::Acquire) {
-            return None;
-        }
-        // SAFETY: `net` is live (type invariant of `Net`) and the table is registered (`live`), so the
-        // namespace's generic slot holds the state `init_callback` stored (a namespace whose
-        // `init` failed is never created). The state lives until the namespace's `exit`, which
-        // cannot run while a reference to the live namespace exists.
-        let state = unsafe {
-            let slot = bindings::net_generic(net.as_ptr(), *self.id.get()).cast::<*mut T>();
-            slot.read()
-        };
-        // SAFETY: See above: the pointer is either null or a live boxed `T`.
-        unsafe { state.as_ref() }
+        self.get_rcu(net, &super::rcu::read_lock())
     }
 
     /// [`Pernet::get`] for a caller in an RCU read section (the packet path): reads the
-    /// namespace's generic array itself, where `net_generic` is a call that takes a read lock of
-    /// its own.
+    /// namespace's generic array as `net_generic` does, without a read lock of its own.
     pub(crate) fn get_rcu<'a>(
         &'static self,
         net: &'a Net,
@@ -149,9 +136,13 @@ impl<T: NetState> Pernet<T> {
         if !self.live.load(Ordering::Acquire) {
             return None;
         }
-        // SAFETY: As in `get`; `net->gen` is read as `rcu_dereference` does (the guard holds the
-        // read section for the array), and `ptr[id]` is `net_generic`'s own indexing: the array
-        // of pointers starts at the `net_generic` (its header shares the first slots).
+        // SAFETY: `net` is live (type invariant of `Net`) and the table is registered (`live`), so
+        // the namespace's generic slot holds the state `init_callback` stored (a namespace whose
+        // `init` failed is never created). The state lives until the namespace's `exit`, which
+        // cannot run while a reference to the live namespace exists. `net->gen` is read as
+        // `rcu_dereference` does (the guard holds the read section for the array), and
+        // `ptr[id]` is `net_generic`'s own indexing: the array of pointers starts at the
+        // `net_generic` (its header shares the first slots).
         let state = unsafe {
             let ng = core::ptr::read_volatile(core::ptr::addr_of!((*net.as_ptr()).gen));
             let ptrs = ng.cast::<*mut core::ffi::c_void>();
