@@ -206,6 +206,11 @@ fn show_conns(net: &Net, out: &mut SeqFile<'_>, sync: bool) -> Result {
         "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n"
     });
     netns.conns().for_each(|c, left| {
+        // A connection replaced by a new one with its keys (rescheduled, or rebound by the sync
+        // daemon) is hidden behind it until it expires: listed once, as the new one.
+        if !c.is_template() && c.is_invalid() {
+            return;
+        }
         let secs = u64::from(left) * 1000 / u64::from(crate::kapi::HZ) / 1000;
         let state = proto::state_name(c.protocol, c.state(), c.flags());
         // Fwmark templates keep the mark in the virtual address, printed as IPv4.
