@@ -349,7 +349,16 @@ w_profile() {
             esac
             load=$!
             sleep 2
+            # Packets that reach the real server while perf samples: the load's rate in the
+            # window, so the two balancers' samples can be compared per packet.
+            local rx0 rx1 t0 t1
+            rx0=$(rx_packets)
+            t0=$(date +%s.%N)
             perf record -q -a -e cpu-clock -F 1999 -o "$DP_WORK/perf.$c.$t" -- sleep 5 >/dev/null 2>&1 || true
+            t1=$(date +%s.%N)
+            rx1=$(rx_packets)
+            awk -v n=$((rx1 - rx0)) -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", n / (b - a) / 1000 }' \
+                >"$OUT/profile-$c-$t.kpps"
             # The load runs in a subshell (in_ns): stop the load generator itself.
             pkill -f "rvs-loadgen (udp-flood|tcp-crr|udp-raw) --to $DP_VIP" || true
             wait "$load" || true
@@ -370,7 +379,7 @@ w_profile() {
             # Every symbol down to 0.05 %, to compare the two balancers outside their modules.
             "${report[@]}" -i "$DP_WORK/perf.$c.$t" --sort sym --percent-limit 0.05 2>/dev/null |
                 sed 's/[[:space:]]*$//' >"$OUT/profile-$c-$t.all" || true
-            log "profile $c $t: $(wc -l <"$OUT/profile-$c-$t.txt") symbols above 0.7 %, $(cat "$OUT/profile-$c-$t.module") % in the module (OUT/profile-$c-$t.*)"
+            log "profile $c $t: $(wc -l <"$OUT/profile-$c-$t.txt") symbols above 0.7 %, $(cat "$OUT/profile-$c-$t.module") % in the module, $(cat "$OUT/profile-$c-$t.kpps") kpps at the real server (OUT/profile-$c-$t.*)"
         done
         dp_teardown
     done

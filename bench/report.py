@@ -342,7 +342,11 @@ def markdown(rows, by, env, machine, out, crit):
             if os.path.exists(p):
                 mod = p[: -len(".txt")] + ".module"
                 share = open(mod).read().strip() if os.path.exists(mod) else ""
-                L.append(f"{t}" + (f" ({share} % of all samples in its own module):" if share else ":"))
+                rate = p[: -len(".txt")] + ".kpps"
+                kpps = open(rate).read().strip() if os.path.exists(rate) else ""
+                notes = ([f"{share} % of all samples in its own module"] if share else []) + \
+                    ([f"{kpps} kpps reached the real server while sampled"] if kpps else [])
+                L.append(f"{t}" + (f" ({'; '.join(notes)}):" if notes else ":"))
                 L.append("")
                 L.append("```")
                 L.extend(line for line in open(p).read().splitlines()[:25] if line.strip())

@@ -513,9 +513,7 @@ fn new_conn(ns: &Netns, c: Conn) -> Scheduled {
 
 /// `ip_vs_conn_stats`.
 fn conn_stats(ns: &Netns, svc: &Service, dest: &Dest) {
-    dest.stats.conn();
-    svc.stats.conn();
-    ns.stats().conn();
+    dest.stats.conn3(&svc.stats, ns.stats());
 }
 
 /// Runs the service's scheduler.
@@ -786,8 +784,19 @@ fn leave(ns: &Netns, mut skb: Skb, st: &HookState<'_>, p: &Pkt, svc: &Service) -
 
 /// `ip_is_fragment`: MF set or a fragment offset.
 fn is_ipv4_fragment(skb: &Skb) -> bool {
-    let mut h = [0u8; 8];
-    skb.copy_prefix(&mut h) == 8 && u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0
+    // The IP header is in the linear part at these hooks (`ip_rcv` pulled it); a copy only
+    // if not.
+    let frag_off = match skb.network() {
+        [_, _, _, _, _, _, a, b, ..] => [*a, *b],
+        _ => {
+            let mut h = [0u8; 8];
+            if skb.copy_prefix(&mut h) != 8 {
+                return false;
+            }
+            [h[6], h[7]]
+        }
+    };
+    u16::from_be_bytes(frag_off) & 0x3fff != 0
 }
 
 /// `ip_vs_out_hook`.

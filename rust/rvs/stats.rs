@@ -43,9 +43,10 @@ impl Stats {
         })
     }
 
-    /// A new connection was scheduled.
-    pub(crate) fn conn(&self) {
-        self.pcpu.add(CONNS, CONNS, 0);
+    /// A new connection was scheduled: counted in `self`, `b` and `c` at once (destination,
+    /// service, namespace).
+    pub(crate) fn conn3(&self, b: &Self, c: &Self) {
+        self.pcpu.add3(&b.pcpu, &c.pcpu, CONNS, CONNS, 0);
     }
 
     /// A packet of `bytes` went client → real server (real server → client if `out`): counted

@@ -27,7 +27,7 @@ use crate::{
         pernet::Net,
         rcu::{self, Guard},
         route::{AnyRoute, Route},
-        skb::{gre_hlen, Skb, Verdict},
+        skb::{gre_hlen, Handled, Skb, Verdict},
     },
     netns::Netns,
     nfct,
@@ -88,10 +88,10 @@ fn bypass_xmit(ns: &Netns, mut skb: Skb, st: &HookState<'_>, c: &Conn, p: &Pkt) 
 
 /// `ip_vs_send_or_cont(.., local = 1)`.
 fn local(mut skb: Skb, c: &Conn) -> Verdict {
-    skb.set_ipvs_property();
-    if !c.uses_conntrack() {
-        skb.notrack();
-    }
+    skb.mark_handled(Handled {
+        notrack: !c.uses_conntrack(),
+        orphan: false,
+    });
     Verdict::Accept(skb)
 }
 
@@ -246,20 +246,19 @@ fn use_route(
 
 /// `ip_vs_send_or_cont` / `ip_vs_nat_send_or_cont`.
 fn send_or_cont(mut skb: Skb, st: &HookState<'_>, c: &Conn, local: bool, nat: bool) -> Verdict {
-    skb.set_ipvs_property();
     if nat {
         nfct::track(&mut skb, c, true);
-    } else if !c.uses_conntrack() {
-        skb.notrack();
     }
-    if !local || !nat || c.vport != c.dport || c.vaddr != c.daddr {
-        skb.orphan_if_from_device();
-    }
+    // The packet is marked handled (`ipvs_property`) and the rest done in one call.
+    let how = Handled {
+        notrack: !nat && !c.uses_conntrack(),
+        orphan: !local || !nat || c.vport != c.dport || c.vaddr != c.daddr,
+    };
     if local {
+        skb.mark_handled(how);
         return Verdict::Accept(skb);
     }
-    skb.set_ignore_df();
-    Verdict::Stolen(skb.local_out(st.net, c.af == AF_INET6))
+    Verdict::Stolen(skb.send_local_out(st.net, c.af == AF_INET6, how))
 }
 
 /// A connection the sync daemon made, to a local real server, for a packet conntrack tracks:

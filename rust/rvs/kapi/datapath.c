@@ -237,11 +237,6 @@ void rvs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
 	timer_setup(timer, fn, 0);
 }
 
-int rvs_local_out_hook(int pf, struct net *net, struct sk_buff *skb)
-{
-	return NF_HOOK(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL, skb_dst(skb)->dev,
-		       dst_output);
-}
 
 void rvs_skb_notrack(struct sk_buff *skb)
 {
@@ -252,6 +247,26 @@ void rvs_skb_notrack(struct sk_buff *skb)
 		nf_conntrack_put(&ct->ct_general);
 		nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
 	}
+}
+
+void rvs_skb_mark_handled(struct sk_buff *skb, unsigned int flags)
+{
+	skb->ipvs_property = 1;
+	if (flags & RVS_SEND_NOTRACK)
+		rvs_skb_notrack(skb);
+	if ((flags & RVS_SEND_ORPHAN) && skb->dev)
+		skb_orphan(skb);
+}
+
+int rvs_send_local_out(int pf, struct net *net, struct sk_buff *skb, unsigned int flags)
+{
+	rvs_skb_mark_handled(skb, flags);
+	skb->ignore_df = 1;
+	skb_forward_csum(skb);
+	if (skb->dev)
+		skb_clear_tstamp(skb);
+	return NF_HOOK(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL, skb_dst(skb)->dev,
+		       dst_output);
 }
 
 unsigned int rvs_skb_ct_state(const struct sk_buff *skb, __u8 *protonum)
@@ -469,13 +484,6 @@ bool rvs_skb_is_gso_sctp(const struct sk_buff *skb)
 	return skb_is_gso(skb) && skb_is_gso_sctp(skb);
 }
 
-void rvs_skb_prepare_forward(struct sk_buff *skb)
-{
-	skb_forward_csum(skb);
-	if (skb->dev)
-		skb_clear_tstamp(skb);
-}
-
 void rvs_skb_orphan_if_dev(struct sk_buff *skb)
 {
 	if (skb->dev)
@@ -591,7 +599,7 @@ void rvs_dst_release(struct dst_entry *dst)
 	dst_release(dst);
 }
 
-const struct rvs_dest_dst *rvs_dest_dst_get(struct rvs_dest_dst **slot)
+const struct rvs_dest_dst *rvs_dest_dst_get(struct rvs_dest_dst **slot, unsigned int *mtu)
 {
 	struct rvs_dest_dst *d = rcu_dereference(*(struct rvs_dest_dst __rcu **)slot);
 	struct dst_entry *dst;
@@ -601,6 +609,7 @@ const struct rvs_dest_dst *rvs_dest_dst_get(struct rvs_dest_dst **slot)
 	dst = d->dst;
 	if (dst->obsolete && !dst->ops->check(dst, d->cookie))
 		return NULL;
+	*mtu = dst_mtu(dst);
 	return d;
 }
 

@@ -118,8 +118,17 @@ void rvs_delayed_work_queue(struct delayed_work *w, unsigned long delay);
 void rvs_delayed_work_cancel_sync(struct delayed_work *w);
 struct delayed_work *rvs_to_delayed_work(struct work_struct *w);
 
-/* NF_HOOK(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL, skb_dst(skb)->dev, dst_output). */
-int rvs_local_out_hook(int pf, struct net *net, struct sk_buff *skb);
+/* What ip_vs_send_or_cont does to a packet it handled, in one call; its flags: */
+static const unsigned int RVS_SEND_NOTRACK = 1;	/* ip_vs_notrack() */
+static const unsigned int RVS_SEND_ORPHAN = 2;	/* ip_vs_drop_early_demux_sk() */
+/* skb->ipvs_property = 1, then what the flags ask for. */
+void rvs_skb_mark_handled(struct sk_buff *skb, unsigned int flags);
+/*
+ * rvs_skb_mark_handled(), skb->ignore_df = 1, skb_forward_csum + skb_clear_tstamp when it came
+ * in on a device, then NF_HOOK(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL, skb_dst(skb)->dev,
+ * dst_output).
+ */
+int rvs_send_local_out(int pf, struct net *net, struct sk_buff *skb, unsigned int flags);
 
 /* ip_vs_notrack(). */
 void rvs_skb_notrack(struct sk_buff *skb);
@@ -189,8 +198,6 @@ bool rvs_skb_rt_is_input(const struct sk_buff *skb);
 bool rvs_skb_rt6_is_local(const struct sk_buff *skb);
 /* skb_is_gso(skb) && skb_is_gso_sctp(skb): an SCTP packet to be segmented (GSO_BY_FRAGS). */
 bool rvs_skb_is_gso_sctp(const struct sk_buff *skb);
-/* skb_forward_csum + skb_clear_tstamp when it came in on a device. */
-void rvs_skb_prepare_forward(struct sk_buff *skb);
 /* ip_vs_drop_early_demux_sk(). */
 void rvs_skb_orphan_if_dev(struct sk_buff *skb);
 /* ip_vs_tunnel_xmit_prepare() without conntrack confirmation. */
@@ -222,8 +229,11 @@ struct rvs_dest_dst {
 	__u8 saddr[16];
 	struct rcu_head rcu;
 };
-/* __ip_vs_dst_check(), under RCU: the route cached in *slot if it is still valid, else NULL. */
-const struct rvs_dest_dst *rvs_dest_dst_get(struct rvs_dest_dst **slot);
+/*
+ * __ip_vs_dst_check(), under RCU: the route cached in *slot if it is still valid, with its
+ * dst_mtu() in *mtu, else NULL.
+ */
+const struct rvs_dest_dst *rvs_dest_dst_get(struct rvs_dest_dst **slot, unsigned int *mtu);
 /*
  * __ip_vs_dst_set(): caches dst in *slot (with a reference of its own; nothing when dst is NULL,
  * memory is short, or its device is going down) in place of what was there, which is released

@@ -41,14 +41,9 @@ impl Counters {
         })
     }
 
-    /// Adds 1 to counter `one` and `v` to counter `by` on this CPU.
-    pub(crate) fn add(&self, one: u32, by: u32, v: u64) {
-        // SAFETY: `p` is live (type invariant); indexes are below 5 (callers use the constants).
-        unsafe { bindings::rvs_pcpu_stats_add(self.p.as_ptr(), one, by, v) };
-    }
-
-    /// [`Counters::add`] on `self`, `b` and `c` in one call (the packet path counts each packet
-    /// three times: destination, service, namespace).
+    /// Adds 1 to counter `one` and `v` to counter `by` on this CPU, on `self`, `b` and `c` in
+    /// one call (the packet path counts each packet and connection three times: destination,
+    /// service, namespace).
     pub(crate) fn add3(&self, b: &Self, c: &Self, one: u32, by: u32, v: u64) {
         // SAFETY: The three are live (type invariant); indexes are below 5 (callers use the
         // constants).

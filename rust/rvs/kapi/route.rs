@@ -121,11 +121,12 @@ impl RouteCache {
 
     /// The cached route if it is still valid (`__ip_vs_dst_check`).
     pub(crate) fn get<'a>(&'a self, _guard: &'a Guard) -> Option<CachedRoute<'a>> {
+        let mut mtu = 0;
         // SAFETY: `slot` holds null or an entry that stays allocated for the RCU read section
-        // the guard proves (replaced entries are freed after a grace period).
-        let d = unsafe { bindings::rvs_dest_dst_get(self.slot.as_ptr()) };
+        // the guard proves (replaced entries are freed after a grace period); `mtu` is ours.
+        let d = unsafe { bindings::rvs_dest_dst_get(self.slot.as_ptr(), &mut mtu) };
         // SAFETY: As above: valid for `'a`, never written once published.
-        unsafe { d.as_ref() }.map(|d| CachedRoute { d })
+        unsafe { d.as_ref() }.map(|d| CachedRoute { d, mtu })
     }
 
     /// Caches `route` (with a reference of its own) in place of what was there
@@ -180,6 +181,8 @@ impl Drop for RouteCache {
 /// A valid cached route, for one RCU read section.
 pub(crate) struct CachedRoute<'a> {
     d: &'a bindings::rvs_dest_dst,
+    /// Its `dst_mtu`, read with it.
+    mtu: u32,
 }
 
 impl CachedRoute<'_> {
@@ -220,8 +223,10 @@ impl AnyRoute<'_> {
 
     /// `dst_mtu`.
     pub(crate) fn mtu(&self) -> u32 {
-        // SAFETY: The dst is referenced (owned) or valid for the read section (cached).
-        unsafe { bindings::rvs_dst_mtu(self.dst()) }
+        match self {
+            Self::Owned(r) => r.mtu(),
+            Self::Cached(c) => c.mtu,
+        }
     }
 
     /// `LL_RESERVED_SPACE` of the route's device.

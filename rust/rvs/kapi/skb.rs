@@ -49,6 +49,29 @@ pub(crate) struct Skb {
     ptr: NonNull<bindings::sk_buff>,
 }
 
+/// What `ip_vs_send_or_cont` does to a packet besides marking it handled.
+#[derive(Clone, Copy)]
+pub(crate) struct Handled {
+    /// Untracked for conntrack (`ip_vs_notrack`).
+    pub(crate) notrack: bool,
+    /// An early-demux socket association dropped if it came in on a device
+    /// (`ip_vs_drop_early_demux_sk`).
+    pub(crate) orphan: bool,
+}
+
+impl Handled {
+    fn bits(self) -> u32 {
+        let mut b = 0;
+        if self.notrack {
+            b |= bindings::RVS_SEND_NOTRACK;
+        }
+        if self.orphan {
+            b |= bindings::RVS_SEND_ORPHAN;
+        }
+        b
+    }
+}
+
 /// Proof that the hook consumed its packet (sent or freed it).
 pub(crate) struct Stolen(());
 
@@ -198,6 +221,10 @@ impl Skb {
     /// Whether the packet is too big for a path of `mtu` bytes (`ip_vs_exceeds_mtu`, GSO-aware;
     /// IPv6 also by the largest fragment conntrack reassembled it from).
     pub(crate) fn exceeds_mtu(&self, mtu: u32, ipv6: bool) -> bool {
+        // The usual answer without the call: an IPv4 packet within the MTU.
+        if !ipv6 && self.len() <= mtu {
+            return false;
+        }
         // SAFETY: The skb is live (type invariant); the call only reads it.
         unsafe { bindings::rvs_skb_exceeds_mtu(self.raw(), mtu, ipv6) }
     }
@@ -506,16 +533,20 @@ impl Skb {
         Stolen(())
     }
 
-    /// Sends the packet through `LOCAL_OUT` to its route (`NF_HOOK(..., dst_output)`), as
-    /// ip_vs's `ip_vs_send_or_cont` does; the packet must have a route ([`Skb::set_route`]).
-    pub(crate) fn local_out(mut self, net: &Net, ipv6: bool) -> Stolen {
+    /// Marks the packet as handled by rvs (`skb->ipvs_property = 1`) and does what `how` asks,
+    /// in one call: `ip_vs_send_or_cont`'s part for a packet that stays on this host.
+    pub(crate) fn mark_handled(&mut self, how: Handled) {
+        // SAFETY: The skb is live and ours.
+        unsafe { bindings::rvs_skb_mark_handled(self.raw(), how.bits()) }
+    }
+
+    /// [`Skb::mark_handled`], then sends the packet through `LOCAL_OUT` to its route
+    /// (`NF_HOOK(..., dst_output)`, with `ignore_df` set, as ip_vs's `ip_vs_send_or_cont`
+    /// does); the packet must have a route ([`Skb::set_route`]).
+    pub(crate) fn send_local_out(self, net: &Net, ipv6: bool, how: Handled) -> Stolen {
         let pf = if ipv6 { 10 } else { 2 };
-        self.set_ipvs_property();
         // SAFETY: The skb is ours and has a route; the call consumes it.
-        unsafe {
-            bindings::rvs_skb_prepare_forward(self.raw());
-            bindings::rvs_local_out_hook(pf, net.as_ptr(), self.raw());
-        }
+        unsafe { bindings::rvs_send_local_out(pf, net.as_ptr(), self.raw(), how.bits()) };
         Stolen(())
     }
 
