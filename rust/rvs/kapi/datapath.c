@@ -237,7 +237,6 @@ void rvs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
 	timer_setup(timer, fn, 0);
 }
 
-
 void rvs_skb_notrack(struct sk_buff *skb)
 {
 	enum ip_conntrack_info ctinfo;
