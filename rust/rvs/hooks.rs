@@ -34,7 +34,7 @@ use crate::{
         packet::{
             fill_iph,
             icmp::{self, IcmpClass, IcmpNat},
-            Addr, Af, Iph, HDR_ICMP,
+            Addr, Af, Iph, V4Fields, HDR_ICMP,
         },
         proto::{
             sctp,
@@ -151,15 +151,15 @@ fn parse_headers(head: &[u8], ipv6: bool, mark: u32) -> Option<Pkt> {
         let (s, d) = (addr16(&iph.saddr), addr16(&iph.daddr));
         (iph.protocol, s, d, iph.len, iph.fragoffs != 0)
     } else {
-        // `fill_iph`'s IPv4 case, read straight into the packet's fields (every packet takes
-        // this path, twice at LOCAL_IN): 20 bytes, the IHL trusted as ip_vs trusts it, and
-        // never a "fragment" (IPv4 fragments are reassembled, or gathered, before).
-        let h = head.first_chunk::<20>()?;
+        // `fill_iph`'s IPv4 fields without its general form (every packet takes this path,
+        // twice at LOCAL_IN), and never a "fragment" (IPv4 fragments are reassembled, or
+        // gathered, before).
+        let v4 = V4Fields::of(head.first_chunk::<20>()?);
         // Whole-word copies: an array built byte by byte compiles to a store per byte.
         let (mut s, mut d) = ([0u8; 16], [0u8; 16]);
-        s[..4].copy_from_slice(&h[12..16]);
-        d[..4].copy_from_slice(&h[16..20]);
-        (h[9], s, d, usize::from(h[0] & 0x0f) * 4, false)
+        s[..4].copy_from_slice(&v4.saddr);
+        d[..4].copy_from_slice(&v4.daddr);
+        (v4.protocol, s, d, v4.ihl, false)
     };
     let l4 = head.get(l4off..).unwrap_or(&[]);
     let (sport, dport) = if fragment {

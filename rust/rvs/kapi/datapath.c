@@ -253,17 +253,23 @@ void rvs_skb_mark_handled(struct sk_buff *skb, unsigned int flags)
 	skb->ipvs_property = 1;
 	if (flags & RVS_SEND_NOTRACK)
 		rvs_skb_notrack(skb);
-	if ((flags & RVS_SEND_ORPHAN) && skb->dev)
-		skb_orphan(skb);
+	if (flags & RVS_SEND_ORPHAN)
+		rvs_skb_orphan_if_dev(skb);
+}
+
+/* What a packet leaving for a real server needs first: its checksum and timestamp as forwarded. */
+static void rvs_skb_prepare_forward(struct sk_buff *skb)
+{
+	skb_forward_csum(skb);
+	if (skb->dev)
+		skb_clear_tstamp(skb);
 }
 
 int rvs_send_local_out(int pf, struct net *net, struct sk_buff *skb, unsigned int flags)
 {
 	rvs_skb_mark_handled(skb, flags);
 	skb->ignore_df = 1;
-	skb_forward_csum(skb);
-	if (skb->dev)
-		skb_clear_tstamp(skb);
+	rvs_skb_prepare_forward(skb);
 	return NF_HOOK(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL, skb_dst(skb)->dev,
 		       dst_output);
 }
@@ -493,9 +499,7 @@ void rvs_skb_tunnel_prepare(struct sk_buff *skb)
 {
 	skb->ipvs_property = 1;
 	nf_reset_ct(skb);
-	skb_forward_csum(skb);
-	if (skb->dev)
-		skb_clear_tstamp(skb);
+	rvs_skb_prepare_forward(skb);
 }
 
 bool rvs_skb_needs_headroom(const struct sk_buff *skb, unsigned int n)

@@ -156,20 +156,46 @@ pub fn fill_iph(af: Af, pkt: &[u8], offset: usize, hdr_flags: u8) -> Result<Iph,
         }
         Af::Inet => {
             let h: [u8; 20] = bytes(pkt, offset).ok_or(PacketError::Truncated)?;
-            let [vihl, _, _, _, _, _, _, _, _, protocol, _, _, s0, s1, s2, s3, d0, d1, d2, d3] = h;
-            let ihl = usize::from(vihl & 0x0f) * 4;
+            let v4 = V4Fields::of(&h);
             Ok(Iph {
                 hdr_flags,
                 off: offset,
                 len: offset
-                    .checked_add(ihl)
+                    .checked_add(v4.ihl)
                     .ok_or(PacketError::BadHeaderLength)?,
                 fragoffs: 0,
-                protocol,
+                protocol: v4.protocol,
                 flags: 0,
-                saddr: Addr::V4([s0, s1, s2, s3]),
-                daddr: Addr::V4([d0, d1, d2, d3]),
+                saddr: Addr::V4(v4.saddr),
+                daddr: Addr::V4(v4.daddr),
             })
+        }
+    }
+}
+
+/// What [`fill_iph`] reads of an IPv4 header, for a caller that wants the fields without the
+/// general [`Iph`] (the kernel's packet path reads every packet's header twice).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct V4Fields {
+    /// The header length in bytes (IHL × 4, trusted as IPVS trusts it).
+    pub ihl: usize,
+    /// The upper-layer protocol.
+    pub protocol: u8,
+    /// Source address.
+    pub saddr: [u8; 4],
+    /// Destination address.
+    pub daddr: [u8; 4],
+}
+
+impl V4Fields {
+    /// The fields of the 20-byte fixed header `h`.
+    pub fn of(h: &[u8; 20]) -> Self {
+        let [vihl, _, _, _, _, _, _, _, _, protocol, _, _, s0, s1, s2, s3, d0, d1, d2, d3] = *h;
+        Self {
+            ihl: usize::from(vihl & 0x0f) * 4,
+            protocol,
+            saddr: [s0, s1, s2, s3],
+            daddr: [d0, d1, d2, d3],
         }
     }
 }
